@@ -1,0 +1,178 @@
+"""The sources file: which dashboards and results trees the warehouse ingests.
+
+The file is YAML with two lists, ``dashboards:`` and ``results:``. Every mistake is reported with the
+file name and line, because a sources file is edited by hand and a traceback helps nobody.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SOURCES_FILE = PROJECT_ROOT / "sources.yml"
+DEFAULT_DB_PATH = PROJECT_ROOT / "artifacts" / "warehouse.duckdb"
+
+SOURCE_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+class SourcesError(ValueError):
+    """A sources file that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class DashboardSource:
+    name: str
+    url: str  # http(s) URL or an absolute local folder
+    repo: str | None = None
+    kind: str = field(default="dashboard", init=False)
+
+    @property
+    def location(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True)
+class ResultsSource:
+    name: str
+    path: Path  # absolute: a results folder or an asv project holding one
+    repo: str | None = None
+    kind: str = field(default="results", init=False)
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+
+@dataclass(frozen=True)
+class Sources:
+    file: Path
+    dashboards: tuple[DashboardSource, ...]
+    results: tuple[ResultsSource, ...]
+
+    @property
+    def all(self) -> tuple[DashboardSource | ResultsSource, ...]:
+        return (*self.dashboards, *self.results)
+
+    def by_name(self, name: str) -> DashboardSource | ResultsSource:
+        for source in self.all:
+            if source.name == name:
+                return source
+        raise SourcesError(f"{self.file}: no source named {name!r}; known: {', '.join(s.name for s in self.all)}")
+
+
+def sources_file_from_env() -> Path:
+    return Path(os.environ.get("DATASMITH_SOURCES", DEFAULT_SOURCES_FILE)).resolve()
+
+
+def db_path_from_env() -> Path:
+    return Path(os.environ.get("DATASMITH_DB", DEFAULT_DB_PATH)).resolve()
+
+
+def load_sources(path: str | os.PathLike | None = None) -> Sources:
+    file = Path(path).resolve() if path else sources_file_from_env()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SourcesError(f"cannot read sources file {file}: {exc.strerror or exc}") from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
+        raise SourcesError(f"{file}: {where}: not valid YAML: {exc.problem}") from exc
+    return _parse(file, root)
+
+
+def _fail(file: Path, node: yaml.Node | None, message: str) -> SourcesError:
+    line = f"line {node.start_mark.line + 1}: " if node is not None else ""
+    return SourcesError(f"{file}: {line}{message}")
+
+
+def _mapping(file: Path, node: yaml.Node, what: str) -> dict[str, yaml.Node]:
+    if not isinstance(node, yaml.MappingNode):
+        raise _fail(file, node, f"{what} must be a mapping of keys to values")
+    out: dict[str, yaml.Node] = {}
+    for key_node, value_node in node.value:
+        key = key_node.value
+        if key in out:
+            raise _fail(file, key_node, f"{what} has the key {key!r} twice")
+        out[key] = value_node
+    return out
+
+
+def _scalar(file: Path, node: yaml.Node, what: str) -> str:
+    if not isinstance(node, yaml.ScalarNode) or node.value == "":
+        raise _fail(file, node, f"{what} must be a non-empty text value")
+    return str(node.value)
+
+
+def _parse(file: Path, root: yaml.Node | None) -> Sources:
+    if root is None:
+        raise SourcesError(f"{file}: the file is empty; expected 'dashboards:' and/or 'results:' lists")
+    top = _mapping(file, root, "the sources file")
+    unknown = set(top) - {"dashboards", "results", "github"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _fail(file, top[key], f"unknown section {key!r}; expected 'dashboards', 'results' or 'github'")
+
+    seen: dict[str, int] = {}
+    dashboards = tuple(
+        _dashboard(file, entry, seen) for entry in _entries(file, top.get("dashboards"), "dashboards")
+    )
+    results = tuple(_results(file, entry, seen) for entry in _entries(file, top.get("results"), "results"))
+    return Sources(file=file, dashboards=dashboards, results=results)
+
+
+def _entries(file: Path, node: yaml.Node | None, section: str) -> list[yaml.Node]:
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~")):
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        raise _fail(file, node, f"'{section}' must be a list of entries (each starting with '- name: ...')")
+    return list(node.value)
+
+
+def _common(
+    file: Path, node: yaml.Node, seen: dict[str, int], allowed: set[str], required: set[str], section: str
+) -> dict[str, str]:
+    fields = _mapping(file, node, f"an entry of '{section}'")
+    for key in fields:
+        if key not in allowed:
+            raise _fail(file, fields[key], f"unknown key {key!r} in '{section}'; allowed: {', '.join(sorted(allowed))}")
+    for key in sorted(required):
+        if key not in fields:
+            raise _fail(file, node, f"an entry of '{section}' is missing {key!r}")
+    values = {key: _scalar(file, value, f"'{key}'") for key, value in fields.items()}
+    name = values["name"]
+    if not SOURCE_NAME_PATTERN.match(name):
+        raise _fail(file, fields["name"], f"source name {name!r} must be lower case letters, digits, '.', '_' or '-'")
+    if name in seen:
+        raise _fail(file, fields["name"], f"source name {name!r} is used twice (first on line {seen[name]})")
+    seen[name] = fields["name"].start_mark.line + 1
+    repo = values.get("repo")
+    if repo is not None and not REPO_PATTERN.match(repo):
+        raise _fail(file, fields["repo"], f"repo {repo!r} must be written as owner/name")
+    return values
+
+
+def _resolve_local(file: Path, location: str) -> Path:
+    path = Path(os.path.expanduser(location))
+    return path if path.is_absolute() else (file.parent / path).resolve()
+
+
+def _dashboard(file: Path, node: yaml.Node, seen: dict[str, int]) -> DashboardSource:
+    values = _common(file, node, seen, {"name", "url", "repo"}, {"name", "url"}, "dashboards")
+    url = values["url"]
+    if not re.match(r"^https?://", url):
+        url = str(_resolve_local(file, url))
+    return DashboardSource(name=values["name"], url=url, repo=values.get("repo"))
+
+
+def _results(file: Path, node: yaml.Node, seen: dict[str, int]) -> ResultsSource:
+    values = _common(file, node, seen, {"name", "path", "repo"}, {"name", "path"}, "results")
+    return ResultsSource(name=values["name"], path=_resolve_local(file, values["path"]), repo=values.get("repo"))

@@ -1,0 +1,120 @@
+"""The DuckDB warehouse file: its raw schema and the one-writer rule.
+
+DuckDB lets one process open a database file for writing at a time; a second process gets
+"Could not set lock on file". Every writer here (ingest, dbt, asset checks) therefore takes an
+exclusive ``flock`` on ``<db>.lock`` first and waits its turn, so two materialisations started at
+the same moment run one after the other and both succeed. The kernel drops the lock when a
+process dies, so a crashed run never blocks the next one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+DEFAULT_LOCK_TIMEOUT_S = 3600.0
+
+RAW_DDL = """
+create schema if not exists raw;
+
+-- One row per distinct version of each file of a results tree (append-only).
+create table if not exists raw.asv_result_files (
+    source_name   varchar   not null,  -- the sources-file entry the file came from
+    relative_path varchar   not null,  -- path inside the source folder, '/'-separated
+    tree_path     varchar   not null,  -- the results folder (holding benchmarks.json) it belongs to
+    machine_dir   varchar   not null,  -- asv's machine name: the folder the file sits in
+    sha256        varchar   not null,
+    size_bytes    bigint    not null,
+    loaded_at     timestamp not null,
+    content       json      not null
+);
+create table if not exists raw.asv_benchmark_files (
+    source_name varchar not null, relative_path varchar not null, tree_path varchar not null,
+    sha256 varchar not null, size_bytes bigint not null, loaded_at timestamp not null, content json not null
+);
+create table if not exists raw.asv_machine_files (
+    source_name varchar not null, relative_path varchar not null, tree_path varchar not null,
+    machine_dir varchar not null, sha256 varchar not null, size_bytes bigint not null,
+    loaded_at timestamp not null, content json not null
+);
+-- asv.conf.json is JSON with // comments; content holds it with the comments stripped.
+create table if not exists raw.asv_config_files (
+    source_name varchar not null, relative_path varchar not null, sha256 varchar not null,
+    size_bytes bigint not null, loaded_at timestamp not null, content json not null
+);
+-- Every file that could not be loaded, with why; its bytes are kept (decoded leniently).
+create table if not exists raw.quarantine (
+    source_name   varchar   not null,
+    source_kind   varchar   not null,
+    location      varchar   not null,  -- relative path or URL
+    sha256        varchar,
+    size_bytes    bigint,
+    loaded_at     timestamp not null,
+    reason        varchar   not null,
+    content       varchar
+);
+-- The sources file as it was at each load: a new row only when an entry changes.
+create table if not exists raw.source_registry (
+    source_name varchar not null,
+    source_kind varchar not null,
+    location    varchar not null,
+    repo        varchar,
+    registered_at timestamp not null
+);
+"""
+
+
+class WarehouseLockTimeout(RuntimeError):
+    pass
+
+
+def lock_path_for(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".lock")
+
+
+@contextmanager
+def writer_lock(db_path: str | os.PathLike, timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the warehouse's single-writer lock; waits (polling) up to ``timeout_s``."""
+    db_path = Path(db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path_for(db_path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseLockTimeout(
+                        f"another process has been writing {db_path} for over {timeout_s:.0f} s"
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+@contextmanager
+def connect_writer(db_path: str | os.PathLike) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection, opened under the writer lock, with the raw schema in place."""
+    with writer_lock(db_path):
+        con = duckdb.connect(str(db_path))
+        try:
+            con.execute(RAW_DDL)
+            yield con
+        finally:
+            con.close()
+
+
+def connect_reader(db_path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
+    """A read-only connection; fails clearly when the warehouse has not been built."""
+    if not Path(db_path).exists():
+        raise FileNotFoundError(f"no warehouse at {db_path}: run `datasmith materialize` (or `make demo`) first")
+    return duckdb.connect(str(db_path), read_only=True)

@@ -1,0 +1,7 @@
+{#- Fails with every combination of `columns` that occurs more than once. -#}
+{% test unique_combination(model, columns) %}
+select {{ columns | join(', ') }}, count(*) as occurrences
+from {{ model }}
+group by all
+having count(*) > 1
+{% endtest %}
