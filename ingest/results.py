@@ -1,7 +1,7 @@
 """Raw ingestion of asv results trees (the files `asv run` writes) into the warehouse's raw schema.
 
 Each file lands once per distinct content (source, relative path, sha256), with its provenance, in one
-of four append-only tables; a file that cannot be used goes to ``raw.quarantine`` with the reason, and
+of four append-only tables; a file that cannot be used goes to ``raw.results_quarantine`` with the reason, and
 the rest of the source still loads. Files are committed in batches, one transaction each, so a run
 killed half-way leaves only whole files behind and the next run loads exactly what is missing.
 
@@ -108,28 +108,13 @@ def _join(tree_rel: str, name: str) -> str:
     return str(PurePosixPath(tree_rel) / name) if tree_rel else name
 
 
-def register_source(con: duckdb.DuckDBPyConnection, source, now: datetime) -> None:
-    """Record the source's entry; a new row only when its location or repo changed."""
-    latest = con.execute(
-        """select location, repo from raw.source_registry where source_name = ?
-           order by registered_at desc limit 1""",
-        [source.name],
-    ).fetchone()
-    if latest != (source.location, source.repo):
-        con.execute(
-            "insert into raw.source_registry values (?, ?, ?, ?, ?)",
-            [source.name, source.kind, source.location, source.repo, now],
-        )
-
-
 def _known_versions(con: duckdb.DuckDBPyConnection, source_name: str) -> set[tuple[str, str]]:
     rows = con.execute(
         """select relative_path, sha256 from raw.asv_result_files where source_name = $s
            union all select relative_path, sha256 from raw.asv_benchmark_files where source_name = $s
            union all select relative_path, sha256 from raw.asv_machine_files where source_name = $s
            union all select relative_path, sha256 from raw.asv_config_files where source_name = $s
-           union all select location, sha256 from raw.quarantine
-                     where source_name = $s and source_kind = 'results'""",
+           union all select relative_path, sha256 from raw.results_quarantine where source_name = $s""",
         {"s": source_name},
     ).fetchall()
     return set(rows)
@@ -144,7 +129,6 @@ def ingest_results_source(
     report = IngestReport(source.name)
     files = discover_files(source.path)
     report.files_seen = len(files)
-    register_source(con, source, now)
     known = _known_versions(con, source.name)
 
     pending: list[tuple[SourceFile, bytes, str]] = []
@@ -236,8 +220,8 @@ def _load_batch(
                 {"source": source_name, "now": now, "kind": kind},
             )
         con.execute(
-            """insert into raw.quarantine
-               select $source, 'results', relative_path, sha256, size_bytes, $now, reason, content
+            """insert into raw.results_quarantine
+               select $source, relative_path, sha256, size_bytes, $now, reason, content
                from incoming where reason is not null""",
             {"source": source_name, "now": now},
         )

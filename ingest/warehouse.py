@@ -48,11 +48,10 @@ create table if not exists raw.asv_config_files (
     source_name varchar not null, relative_path varchar not null, sha256 varchar not null,
     size_bytes bigint not null, loaded_at timestamp not null, content json not null
 );
--- Every file that could not be loaded, with why; its bytes are kept (decoded leniently).
-create table if not exists raw.quarantine (
+-- Every results file that could not be loaded, with why; its bytes are kept (decoded leniently).
+create table if not exists raw.results_quarantine (
     source_name   varchar   not null,
-    source_kind   varchar   not null,
-    location      varchar   not null,  -- relative path or URL
+    relative_path varchar   not null,
     sha256        varchar,
     size_bytes    bigint,
     loaded_at     timestamp not null,

@@ -32,15 +32,38 @@ described as (
         and benchmarks.benchmark = rows.benchmark
 ),
 
+-- All lists parallel to the result vector are unnested side by side in one pass (a row's lists are
+-- never copied once per combination, which would be quadratic in the grid size).
 expanded as (
     select
-        described.*,
-        combination.value,
-        cast(combination.ordinal - 1 as integer) as param_index
-    from described,
-        unnest(
+        * exclude (
+            result_values, param_values, param_names, strides, ci_99_a, ci_99_b, q_25, q_75,
+            stats_number, stats_repeat, samples
+        ),
+        unnest(range(len(all_values)))                             as param_index,
+        unnest(all_values)                                         as value,
+        unnest(list_transform(range(len(all_values)), lambda i: array_to_string(
+            list_transform(
+                range(n_params),
+                lambda j: param_names[j + 1] || '='
+                    || param_values[j + 1][(i // strides[j + 1]) % len(param_values[j + 1]) + 1]
+            ),
+            ', '
+        )))                                                        as params,
+        unnest(ci_99_a)                                            as ci_99_a,
+        unnest(ci_99_b)                                            as ci_99_b,
+        unnest(q_25)                                               as q_25,
+        unnest(q_75)                                               as q_75,
+        unnest(stats_number)                                       as stats_number,
+        unnest(stats_repeat)                                       as stats_repeat,
+        unnest(list_transform(samples, lambda s: json_array_length(s))) as n_samples
+    from (
+        select
+            *,
             coalesce(result_values, list_transform(range(n_combinations), lambda i: cast(null as double)))
-        ) with ordinality as combination(value, ordinal)
+                as all_values
+        from described
+    )
 )
 
 select
@@ -55,15 +78,8 @@ select
     env_name,
     commit_date,
     benchmark,
-    param_index,
-    array_to_string(
-        list_transform(
-            range(n_params),
-            lambda j: param_names[j + 1] || '='
-                || param_values[j + 1][(param_index // strides[j + 1]) % len(param_values[j + 1]) + 1]
-        ),
-        ', '
-    ) as params,
+    cast(param_index as integer) as param_index,
+    params,
     value,
     case
         when value is null then 'failed'
@@ -87,13 +103,13 @@ select
         end
     ) as unit,
     described_type is not null as described_in_benchmarks_json,
-    ci_99_a[param_index + 1]      as ci_99_a,
-    ci_99_b[param_index + 1]      as ci_99_b,
-    q_25[param_index + 1]         as q_25,
-    q_75[param_index + 1]         as q_75,
-    cast(stats_number[param_index + 1] as bigint) as stats_number,
-    cast(stats_repeat[param_index + 1] as bigint) as stats_repeat,
-    json_array_length(samples[param_index + 1])   as n_samples,
+    ci_99_a,
+    ci_99_b,
+    q_25,
+    q_75,
+    cast(stats_number as bigint) as stats_number,
+    cast(stats_repeat as bigint) as stats_repeat,
+    cast(n_samples as integer)   as n_samples,
     benchmark_version,
     started_at,
     duration_s

@@ -1,0 +1,38 @@
+"""The one dbt project, with its manifest built ahead of time (never `dbt parse` at import)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MANIFEST_INPUTS = ("models", "macros", "dbt_project.yml", "profiles.yml")
+
+dbt_project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT)
+
+
+def manifest_is_stale() -> bool:
+    manifest = Path(dbt_project.manifest_path)
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    for name in MANIFEST_INPUTS:
+        path = PROJECT_ROOT / name
+        files = [path] if path.is_file() else path.rglob("*")
+        if any(f.is_file() and f.stat().st_mtime > built for f in files):
+            return True
+    return False
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project when its manifest is missing or older than a model, macro or config."""
+    if manifest_is_stale():
+        from dbt.cli.main import dbtRunner
+
+        result = dbtRunner().invoke(
+            ["parse", "--quiet", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+        )
+        if not result.success:
+            raise RuntimeError(f"dbt parse failed: {result.exception or 'see the dbt log above'}")
+    return Path(dbt_project.manifest_path)

@@ -1,0 +1,127 @@
+"""`datasmith`: headless runs of the asset graph.
+
+    datasmith materialize [--select SELECTION] [--sources FILE] [--db PATH]
+
+materialises in-process (no Dagster daemon or webserver needed), prints progress, and exits
+non-zero when any asset or check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from ingest.sources import SourcesError, db_path_from_env, load_sources, sources_file_from_env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="datasmith", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("materialize", help="materialise assets into the warehouse")
+    run.add_argument("--select", help="Dagster asset selection, e.g. 'raw_results_files' or '*fct_measurements'")
+    run.add_argument("--sources", type=Path, help="sources file (default: $DATASMITH_SOURCES or sources.yml)")
+    run.add_argument("--db", type=Path, help="warehouse file (default: $DATASMITH_DB or artifacts/warehouse.duckdb)")
+    run.add_argument("--partition", action="append", help="only these partitions (source names) of partitioned assets")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stderr)
+    try:
+        return materialize(args.select, args.sources, args.db, args.partition)
+    except (SourcesError, FileNotFoundError) as exc:
+        print(f"datasmith: {exc}", file=sys.stderr)
+        return 2
+
+
+def materialize(
+    select: str | None, sources_file: Path | None, db_path: Path | None, partitions: list[str] | None = None
+) -> int:
+    import dagster as dg
+
+    sources_file = (sources_file or sources_file_from_env()).resolve()
+    db_path = (db_path or db_path_from_env()).resolve()
+    load_sources(sources_file)  # fail early, with the line, on a bad sources file
+    os.environ["DATASMITH_SOURCES"] = str(sources_file)
+    os.environ["DATASMITH_DB"] = str(db_path)
+
+    from assets.dbt_project import ensure_manifest
+
+    ensure_manifest()
+    from assets.definitions import build_definitions
+
+    defs = build_definitions(sources_file, db_path)
+    graph = defs.resolve_asset_graph()
+    selection = dg.AssetSelection.from_string(select) if select else dg.AssetSelection.all()
+    selected = selection.resolve(graph)
+    if not selected:
+        print(f"datasmith: the selection {select!r} matches no asset", file=sys.stderr)
+        return 2
+    assets = [*(defs.assets or []), *(defs.asset_checks or [])]
+    resources = defs.resources or {}
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+    # Partitioned ingest assets run once per partition, then everything unpartitioned in one run.
+    steps: list[tuple[set, str | None]] = []
+    # A multi-asset cannot be split, so a partitioned step takes every key of its definition.
+    partitioned: set = set()
+    for definition in defs.assets or []:
+        if definition.partitions_def is None or not (set(definition.keys) & selected):
+            continue
+        partitioned |= set(definition.keys)
+        for partition in definition.partitions_def.get_partition_keys():
+            if partitions is None or partition in partitions:
+                steps.append((set(definition.keys), partition))
+    if selected - partitioned:
+        steps.append((selected - partitioned, None))
+
+    print(f"datasmith: {len(selected)} assets, {len(steps)} runs -> {db_path}", file=sys.stderr)
+    failed = 0
+    for number, (keys, partition) in enumerate(steps, start=1):
+        names = ", ".join(sorted(k.to_user_string() for k in keys)) if len(keys) < 4 else f"{len(keys)} assets"
+        label = f"{names}" + (f" [{partition}]" if partition else "")
+        print(f"[{number}/{len(steps)}] {label} ...", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        result = dg.materialize(
+            assets,
+            selection=dg.AssetSelection.assets(*keys),
+            partition_key=partition,
+            resources=resources,
+            instance=instance,
+            run_config=quiet,
+            raise_on_error=False,
+        )
+        _report(result, time.monotonic() - started)
+        failed += 0 if result.success else 1
+    print(
+        f"datasmith: {'done' if not failed else f'{failed} of {len(steps)} runs failed'}; warehouse {db_path}",
+        file=sys.stderr,
+    )
+    return 0 if not failed else 1
+
+
+def _report(result, seconds: float) -> None:
+    materialized = result.get_asset_materialization_events()
+    checks = result.get_asset_check_evaluations()
+    failed_checks = [c for c in checks if not c.passed]
+    status = "ok" if result.success else "FAILED"
+    print(
+        f"      {status} in {seconds:.1f} s: {len(materialized)} assets materialised, "
+        f"{len(checks) - len(failed_checks)}/{len(checks)} checks passed",
+        file=sys.stderr,
+    )
+    for check in failed_checks:
+        print(f"      check failed: {check.asset_key.to_user_string()} {check.check_name}", file=sys.stderr)
+    if not result.success:
+        for event in result.all_events:
+            if event.is_failure and event.event_specific_data is not None:
+                error = getattr(event.event_specific_data, "error", None)
+                if error is not None:
+                    print(f"      {event.step_key}: {error.message.strip()}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""raw.source_registry: the sources file's entries as the warehouse has seen them over time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+
+from ingest.sources import Sources
+
+
+def register_sources(con: duckdb.DuckDBPyConnection, sources: Sources) -> int:
+    """Append a row for every entry that is new or whose location or repo changed; returns how many."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    added = 0
+    for source in sources.all:
+        latest = con.execute(
+            """select source_kind, location, repo from raw.source_registry where source_name = ?
+               order by registered_at desc limit 1""",
+            [source.name],
+        ).fetchone()
+        if latest != (source.kind, source.location, source.repo):
+            con.execute(
+                "insert into raw.source_registry values (?, ?, ?, ?, ?)",
+                [source.name, source.kind, source.location, source.repo, now],
+            )
+            added += 1
+    return added

@@ -1,0 +1,72 @@
+"""Shared test fixtures: the real data folder and warehouses built through the real pipeline."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(os.environ.get("DATASMITH_FIXTURES", PROJECT_ROOT.parent / "shared" / "fixtures")).resolve()
+RESULTS_SETS = ("django", "numpy", "conda", "photutils", "sympy-v1")
+REPOS = {
+    "django": "django/django",
+    "numpy": "numpy/numpy",
+    "conda": "conda/conda",
+    "photutils": "astropy/photutils",
+    "sympy-v1": "sympy/sympy",
+}
+
+
+def fixture_path(*parts: str) -> Path:
+    """A path in the real-data folder; skips the test (with the reason) when the folder is absent."""
+    path = FIXTURES.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real fixture data not found at {path} (set DATASMITH_FIXTURES)")
+    return path
+
+
+def write_sources(folder: Path, results: dict[str, Path], repos: dict[str, str] | None = None) -> Path:
+    """A sources file listing the given results folders."""
+    entries = []
+    for name, path in results.items():
+        entry = {"name": name, "path": str(path)}
+        if repos and name in repos:
+            entry["repo"] = repos[name]
+        entries.append(entry)
+    file = folder / "sources.yml"
+    file.write_text(yaml.safe_dump({"results": entries}, sort_keys=False))
+    return file
+
+
+def materialize(sources_file: Path, db_path: Path, *extra: str) -> int:
+    """Run `datasmith materialize` in-process, as a user would from the shell."""
+    from ingest.cli import main
+
+    return main(["materialize", "--sources", str(sources_file), "--db", str(db_path), *extra])
+
+
+@pytest.fixture(scope="session")
+def real_results_warehouse(tmp_path_factory) -> Path:
+    """A warehouse built by `datasmith materialize` from all five real results sets."""
+    folder = tmp_path_factory.mktemp("real_results")
+    sources = write_sources(folder, {name: fixture_path("results", name) for name in RESULTS_SETS}, REPOS)
+    db = folder / "warehouse.duckdb"
+    assert materialize(sources, db) == 0
+    return db
+
+
+@pytest.fixture
+def query(real_results_warehouse) -> Callable[..., list[tuple]]:
+    def run(sql: str, *params) -> list[tuple]:
+        con = duckdb.connect(str(real_results_warehouse), read_only=True)
+        try:
+            return con.execute(sql, list(params)).fetchall()
+        finally:
+            con.close()
+
+    return run
