@@ -1,0 +1,51 @@
+# DataSmith's front door. `make demo` and `make test` bootstrap everything they need.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --frozen
+export DATASMITH_FIXTURES ?= $(abspath ../shared/fixtures)
+DEMO_SOURCES := samples/sources.yml
+DEMO_DB := artifacts/warehouse.duckdb
+
+.PHONY: help bootstrap manifest demo test test-fast lint dev docs bench sample clean
+
+help:
+	@echo "make demo    build $(DEMO_DB) from the bundled sample and say what is in it"
+	@echo "make test    run the whole test suite (what CI runs)"
+	@echo "make dev     dagster dev on the demo warehouse (http://127.0.0.1:3000)"
+	@echo "make docs    dbt docs generate + serve (http://127.0.0.1:8080)"
+	@echo "make bench   throughput benchmarks against their baselines"
+	@echo "make sample  regenerate the bundled sample with real asv runs"
+
+bootstrap:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+manifest: bootstrap
+	@$(RUN) python -c "from assets.dbt_project import ensure_manifest; ensure_manifest()"
+
+demo: manifest
+	$(RUN) datasmith materialize --sources $(DEMO_SOURCES) --db $(DEMO_DB)
+	@$(RUN) python -m ingest.summary --db $(DEMO_DB)
+
+test: manifest
+	$(RUN) pytest
+
+lint: bootstrap
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+dev: manifest
+	DATASMITH_SOURCES=$(DEMO_SOURCES) DATASMITH_DB=$(DEMO_DB) $(RUN) dagster dev
+
+docs: manifest
+	DATASMITH_DB=$(abspath $(DEMO_DB)) $(RUN) dbt docs generate --profiles-dir . --target-path target
+	DATASMITH_DB=$(abspath $(DEMO_DB)) $(RUN) dbt docs serve --profiles-dir . --port 8080
+
+bench: manifest
+	$(RUN) python bench/run.py
+
+sample: bootstrap
+	$(RUN) python samples/generate.py
+
+clean:
+	rm -rf artifacts target logs .pytest_cache
