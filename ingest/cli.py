@@ -54,8 +54,11 @@ def materialize(
 
     defs = build_definitions(sources_file, db_path)
     graph = defs.resolve_asset_graph()
-    selection = dg.AssetSelection.from_string(select) if select else dg.AssetSelection.all()
-    selected = selection.resolve(graph)
+    try:
+        selected = (dg.AssetSelection.from_string(select) if select else dg.AssetSelection.all()).resolve(graph)
+    except dg.DagsterError as exc:
+        print(f"datasmith: bad selection {select!r}: {exc}", file=sys.stderr)
+        return 2
     if not selected:
         print(f"datasmith: the selection {select!r} matches no asset", file=sys.stderr)
         return 2

@@ -25,7 +25,8 @@ import pyarrow as pa
 
 from ingest.sources import ResultsSource
 
-BATCH_BYTES = 64 * 1024 * 1024
+# One transaction per batch: big enough to amortise the commit, small enough that a crash loses little.
+BATCH_BYTES = int(os.environ.get("DATASMITH_INGEST_BATCH_BYTES", 64 * 1024 * 1024))
 MAX_TREE_DEPTH = 4
 # Folders that never hold results but can be huge (asv's environments, a published site, VCS data).
 SKIPPED_DIRS = {".git", "env", "html", "node_modules", "__pycache__", "site-packages", ".tox", ".venv"}

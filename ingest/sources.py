@@ -116,10 +116,11 @@ def _parse(file: Path, root: yaml.Node | None) -> Sources:
     if root is None:
         raise SourcesError(f"{file}: the file is empty; expected 'dashboards:' and/or 'results:' lists")
     top = _mapping(file, root, "the sources file")
-    unknown = set(top) - {"dashboards", "results", "github"}
-    if unknown:
-        key = sorted(unknown)[0]
-        raise _fail(file, top[key], f"unknown section {key!r}; expected 'dashboards', 'results' or 'github'")
+    for key_node, _ in root.value:
+        if key_node.value not in {"dashboards", "results", "github"}:
+            raise _fail(
+                file, key_node, f"unknown section {key_node.value!r}; expected 'dashboards', 'results' or 'github'"
+            )
 
     seen: dict[str, int] = {}
     dashboards = tuple(

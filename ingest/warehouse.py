@@ -10,6 +10,7 @@ process dies, so a crashed run never blocks the next one.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 DEFAULT_LOCK_TIMEOUT_S = 3600.0
+log = logging.getLogger("datasmith")
 
 RAW_DDL = """
 create schema if not exists raw;
@@ -85,11 +87,15 @@ def writer_lock(db_path: str | os.PathLike, timeout_s: float = DEFAULT_LOCK_TIME
     fd = os.open(lock_path_for(db_path), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + timeout_s
+        waited = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not waited:
+                    log.info(f"waiting for another process to finish writing {db_path}")
+                    waited = True
                 if time.monotonic() > deadline:
                     raise WarehouseLockTimeout(
                         f"another process has been writing {db_path} for over {timeout_s:.0f} s"

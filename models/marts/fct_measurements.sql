@@ -6,6 +6,7 @@
         on_schema_change='append_new_columns',
     )
 }}
+-- depends_on: {{ ref('stg_results__benchmarks') }}
 -- The warehouse's contract: one row per source x machine x environment x commit x benchmark x
 -- parameter combination. Incremental by file: a run collates only the files loaded since the last
 -- one (and every file of a source whose benchmarks.json or sources entry changed), replacing all the

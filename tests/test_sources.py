@@ -1,0 +1,79 @@
+"""The sources file: valid files load, and every mistake names the file and the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.sources import SourcesError, load_sources
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    file = tmp_path / "sources.yml"
+    file.write_text(text)
+    return file
+
+
+def test_loads_both_sections_and_resolves_paths_relative_to_the_file(tmp_path):
+    file = write(
+        tmp_path,
+        """
+dashboards:
+  - name: numpy
+    url: https://pv.github.io/numpy-bench/
+    repo: numpy/numpy
+  - name: local-site
+    url: site
+results:
+  - name: sample
+    path: results
+    repo: owner/project
+""",
+    )
+    sources = load_sources(file)
+    assert [d.name for d in sources.dashboards] == ["numpy", "local-site"]
+    assert sources.dashboards[0].url == "https://pv.github.io/numpy-bench/"
+    assert sources.dashboards[1].url == str(tmp_path / "site")
+    assert sources.results[0].path == tmp_path / "results"
+    assert sources.results[0].repo == "owner/project"
+    assert sources.by_name("sample").kind == "results"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("results:\n  - name: a\n    path: x\n  - name: a\n    path: y\n", 4, "used twice"),
+        ("results:\n  - name: a\n", 2, "missing 'path'"),
+        ("results:\n  - name: a\n    path: x\n    colour: red\n", 4, "unknown key 'colour'"),
+        ("results:\n  - name: Bad Name\n    path: x\n", 2, "lower case"),
+        ("results:\n  - name: a\n    path: x\n    repo: not-a-repo\n", 4, "owner/name"),
+        ("dashboards: {name: a}\n", 1, "must be a list"),
+        ("resultz:\n  - name: a\n", 1, "unknown section 'resultz'"),
+        ("results:\n  - name: a\n    path: [x\n", 4, "not valid YAML"),
+    ],
+)
+def test_a_malformed_file_is_a_clear_error_naming_the_line(tmp_path, text, line, words):
+    file = write(tmp_path, text)
+    with pytest.raises(SourcesError) as error:
+        load_sources(file)
+    message = str(error.value)
+    assert str(file) in message
+    assert f"line {line}" in message
+    assert words in message
+
+
+def test_missing_and_empty_files_are_clear_errors(tmp_path):
+    with pytest.raises(SourcesError, match="cannot read sources file"):
+        load_sources(tmp_path / "absent.yml")
+    with pytest.raises(SourcesError, match="empty"):
+        load_sources(write(tmp_path, ""))
+
+
+def test_the_shipped_sources_files_are_valid():
+    root = Path(__file__).resolve().parent.parent
+    public = load_sources(root / "sources.yml")
+    assert {d.name for d in public.dashboards} >= {"scipy", "numpy", "astropy", "scikit-learn", "pandas"}
+    assert all(d.url.startswith("https://") for d in public.dashboards)
+    demo = load_sources(root / "samples" / "sources.yml")
+    assert demo.results and all(r.path.is_dir() for r in demo.results)
