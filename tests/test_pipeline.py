@@ -95,4 +95,4 @@ def test_cli_errors_are_clear_and_non_zero(tmp_path, capsys):
 
     good = write_sources(tmp_path, {"sympy": fixture_path("results", "sympy-v1")})
     assert main(["materialize", "--sources", str(good), "--db", str(tmp_path / "w.duckdb"), "--select", "nope"]) == 2
-    assert "matches no asset" in capsys.readouterr().err
+    assert "bad selection 'nope'" in capsys.readouterr().err
