@@ -144,8 +144,8 @@ def ingest_results_source(
         if pending_bytes >= BATCH_BYTES:
             _load_batch(con, source.name, pending, now, report)
             pending, pending_bytes = [], 0
-        if done % 500 == 0 or done == len(files):
-            say(f"{source.name}: {done}/{len(files)} files read, {report.total_loaded} loaded")
+        if done % 500 == 0:
+            say(f"{source.name}: {done}/{len(files)} files read, {report.total_loaded} loaded so far")
     if pending:
         _load_batch(con, source.name, pending, now, report)
     return report
