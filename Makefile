@@ -28,6 +28,7 @@ demo: manifest
 	@$(RUN) python -m ingest.summary --db $(DEMO_DB)
 
 test: manifest
+	$(RUN) ruff check .
 	$(RUN) pytest
 
 lint: bootstrap

@@ -1,6 +1,5 @@
 """The dbt models as Dagster assets, downstream of the ingest assets through the dbt sources."""
 
-
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -22,10 +21,14 @@ class WarehouseTranslator(DagsterDbtTranslator):
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
-    dagster_dbt_translator=WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
+    dagster_dbt_translator=WarehouseTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    ),
     pool="duckdb_writer",
 )
-def warehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+def warehouse_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
     # dbt opens the DuckDB file in its own process: hold the writer lock for the whole build.
     os.environ["DATASMITH_DB"] = warehouse.database
     with writer_lock(warehouse.database):

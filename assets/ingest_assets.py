@@ -1,6 +1,5 @@
 """Ingest assets: what the sources file names, loaded into the warehouse's raw schema."""
 
-
 import logging
 
 import dagster as dg

@@ -22,10 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="datasmith", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("materialize", help="materialise assets into the warehouse")
-    run.add_argument("--select", help="Dagster asset selection, e.g. 'raw_results_files' or '*fct_measurements'")
+    run.add_argument(
+        "--select", help="Dagster asset selection, e.g. 'raw_results_files' or '*fct_measurements'"
+    )
     run.add_argument("--sources", type=Path, help="sources file (default: $DATASMITH_SOURCES or sources.yml)")
-    run.add_argument("--db", type=Path, help="warehouse file (default: $DATASMITH_DB or artifacts/warehouse.duckdb)")
-    run.add_argument("--partition", action="append", help="only these partitions (source names) of partitioned assets")
+    run.add_argument(
+        "--db", type=Path, help="warehouse file (default: $DATASMITH_DB or artifacts/warehouse.duckdb)"
+    )
+    run.add_argument(
+        "--partition", action="append", help="only these partitions (source names) of partitioned assets"
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stderr)
@@ -55,7 +61,9 @@ def materialize(
     defs = build_definitions(sources_file, db_path)
     graph = defs.resolve_asset_graph()
     try:
-        selected = (dg.AssetSelection.from_string(select) if select else dg.AssetSelection.all()).resolve(graph)
+        selected = (dg.AssetSelection.from_string(select) if select else dg.AssetSelection.all()).resolve(
+            graph
+        )
     except dg.DagsterError as exc:
         print(f"datasmith: bad selection {select!r}: {exc}", file=sys.stderr)
         return 2
@@ -84,7 +92,9 @@ def materialize(
     print(f"datasmith: {len(selected)} assets, {len(steps)} runs -> {db_path}", file=sys.stderr)
     failed = 0
     for number, (keys, partition) in enumerate(steps, start=1):
-        names = ", ".join(sorted(k.to_user_string() for k in keys)) if len(keys) < 4 else f"{len(keys)} assets"
+        names = (
+            ", ".join(sorted(k.to_user_string() for k in keys)) if len(keys) < 4 else f"{len(keys)} assets"
+        )
         label = f"{names}" + (f" [{partition}]" if partition else "")
         print(f"[{number}/{len(steps)}] {label} ...", file=sys.stderr, flush=True)
         started = time.monotonic()

@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -174,22 +175,22 @@ INCOMING_SCHEMA = pa.schema(
 )
 
 # Why a file is unusable, decided by DuckDB's own JSON reader (which accepts asv's bare NaN tokens).
+# The document is parsed once into `doc` (the top-level fields asv files have), then checked.
+TOP_LEVEL = '{"commit_hash": "JSON", "version": "JSON", "results": "JSON", "result_columns": "JSON"}'
 PROBLEM_SQL = """
 case
   when problem is not null then problem
   when not json_valid(content) then 'not valid JSON (truncated or corrupt file)'
   when json_type(content) <> 'OBJECT' then 'top level is a JSON ' || lower(json_type(content)) || ', not an object'
-  when kind = 'result' and json_type(content, '$.results') is distinct from 'OBJECT'
-    then 'no "results" object: not an asv result file'
-  when kind = 'result' and json_type(content, '$.commit_hash') is distinct from 'VARCHAR'
-    then 'no "commit_hash": not an asv result file'
-  when kind = 'result' and coalesce(content->>'$.version', '1') not in ('1', '2')
-    then 'unsupported asv result schema version ' || (content->>'$.version')
-  when kind = 'result' and content->>'$.version' = '2'
-       and json_type(content, '$.result_columns') is distinct from 'ARRAY'
+  when kind <> 'result' then null
+  when json_type(doc.results) is distinct from 'OBJECT' then 'no "results" object: not an asv result file'
+  when json_type(doc.commit_hash) is distinct from 'VARCHAR' then 'no "commit_hash": not an asv result file'
+  when coalesce(doc.version::varchar, '1') not in ('1', '2')
+    then 'unsupported asv result schema version ' || doc.version::varchar
+  when doc.version::varchar = '2' and json_type(doc.result_columns) is distinct from 'ARRAY'
     then 'schema version 2 without "result_columns"'
-  when kind = 'result' and content->>'$.version' = '2' and not list_bool_and(
-         list_transform(map_values(json_transform(content->'$.results', '"MAP(VARCHAR, JSON)"')),
+  when doc.version::varchar = '2' and not list_bool_and(
+         list_transform(map_values(json_transform(doc.results, '"MAP(VARCHAR, JSON)"')),
                         lambda r: json_type(r) = 'ARRAY'))
     then 'a schema version 2 result row is not a list'
 end
@@ -204,10 +205,17 @@ def _load_batch(
     report: IngestReport,
 ) -> None:
     rows = [_incoming_row(*item) for item in batch]
-    con.register("incoming_arrow", pa.Table.from_pylist(rows, schema=INCOMING_SCHEMA))
+    columns = {name: [row[name] for row in rows] for name in INCOMING_SCHEMA.names}
+    con.register("incoming_arrow", pa.Table.from_pydict(columns, schema=INCOMING_SCHEMA))
     con.execute("begin transaction")
     try:
-        con.execute(f"create or replace temp table incoming as select *, {PROBLEM_SQL} as reason from incoming_arrow")
+        con.execute(
+            f"""create or replace temp table incoming as
+                select * exclude (doc), {PROBLEM_SQL} as reason
+                from (select *, case when kind = 'result' and problem is null and json_valid(content)
+                                     then json_transform(content, '{TOP_LEVEL}') end as doc
+                      from incoming_arrow)"""
+        )
         for kind, table, extra in (
             ("result", "asv_result_files", "tree_path, machine_dir,"),
             ("benchmarks", "asv_benchmark_files", "tree_path,"),
@@ -267,11 +275,18 @@ def _incoming_row(entry: SourceFile, data: bytes, digest: str, problem: str | No
     return row
 
 
+# A JSON string, or a // or /* */ comment: strings are kept, comments dropped.
+_STRING_OR_COMMENT = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.DOTALL)
+
+
 def _config_as_json(text: str) -> tuple[str, str | None]:
-    """asv.conf.json allows // comments; parse it as asv does (json5) and keep plain JSON."""
+    """asv.conf.json allows // comments. Strip them and parse strictly (fast); anything else JSON5
+    allows (trailing commas, ...) goes to json5, the parser asv itself uses, which is much slower."""
+    try:
+        return json.dumps(json.loads(_STRING_OR_COMMENT.sub(lambda m: m.group(1) or "", text))), None
+    except ValueError:
+        pass
     try:
         return json.dumps(json5.loads(text)), None
     except ValueError as exc:
         return text, f"asv.conf.json is not valid JSON5: {exc}"
-
-

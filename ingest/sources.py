@@ -63,7 +63,9 @@ class Sources:
         for source in self.all:
             if source.name == name:
                 return source
-        raise SourcesError(f"{self.file}: no source named {name!r}; known: {', '.join(s.name for s in self.all)}")
+        raise SourcesError(
+            f"{self.file}: no source named {name!r}; known: {', '.join(s.name for s in self.all)}"
+        )
 
 
 def sources_file_from_env() -> Path:
@@ -119,7 +121,9 @@ def _parse(file: Path, root: yaml.Node | None) -> Sources:
     for key_node, _ in root.value:
         if key_node.value not in {"dashboards", "results", "github"}:
             raise _fail(
-                file, key_node, f"unknown section {key_node.value!r}; expected 'dashboards', 'results' or 'github'"
+                file,
+                key_node,
+                f"unknown section {key_node.value!r}; expected 'dashboards', 'results' or 'github'",
             )
 
     seen: dict[str, int] = {}
@@ -144,14 +148,20 @@ def _common(
     fields = _mapping(file, node, f"an entry of '{section}'")
     for key in fields:
         if key not in allowed:
-            raise _fail(file, fields[key], f"unknown key {key!r} in '{section}'; allowed: {', '.join(sorted(allowed))}")
+            raise _fail(
+                file,
+                fields[key],
+                f"unknown key {key!r} in '{section}'; allowed: {', '.join(sorted(allowed))}",
+            )
     for key in sorted(required):
         if key not in fields:
             raise _fail(file, node, f"an entry of '{section}' is missing {key!r}")
     values = {key: _scalar(file, value, f"'{key}'") for key, value in fields.items()}
     name = values["name"]
     if not SOURCE_NAME_PATTERN.match(name):
-        raise _fail(file, fields["name"], f"source name {name!r} must be lower case letters, digits, '.', '_' or '-'")
+        raise _fail(
+            file, fields["name"], f"source name {name!r} must be lower case letters, digits, '.', '_' or '-'"
+        )
     if name in seen:
         raise _fail(file, fields["name"], f"source name {name!r} is used twice (first on line {seen[name]})")
     seen[name] = fields["name"].start_mark.line + 1
@@ -176,4 +186,6 @@ def _dashboard(file: Path, node: yaml.Node, seen: dict[str, int]) -> DashboardSo
 
 def _results(file: Path, node: yaml.Node, seen: dict[str, int]) -> ResultsSource:
     values = _common(file, node, seen, {"name", "path", "repo"}, {"name", "path"}, "results")
-    return ResultsSource(name=values["name"], path=_resolve_local(file, values["path"]), repo=values.get("repo"))
+    return ResultsSource(
+        name=values["name"], path=_resolve_local(file, values["path"]), repo=values.get("repo")
+    )

@@ -121,5 +121,7 @@ def connect_writer(db_path: str | os.PathLike) -> Iterator[duckdb.DuckDBPyConnec
 def connect_reader(db_path: str | os.PathLike) -> duckdb.DuckDBPyConnection:
     """A read-only connection; fails clearly when the warehouse has not been built."""
     if not Path(db_path).exists():
-        raise FileNotFoundError(f"no warehouse at {db_path}: run `datasmith materialize` (or `make demo`) first")
+        raise FileNotFoundError(
+            f"no warehouse at {db_path}: run `datasmith materialize` (or `make demo`) first"
+        )
     return duckdb.connect(str(db_path), read_only=True)

@@ -52,8 +52,13 @@ def test_a_changed_file_replaces_its_rows_and_a_new_file_adds_its_own(tmp_path):
     assert {k: v for k, v in after.items() if k not in (changed_path, added_path)} == {
         k: v for k, v in per_file.items() if k != changed_path
     }
-    assert rows(db, f"select value from fct_measurements where file_path = '{changed_path}' and benchmark = '{scalar}'") == [(42.0,)]
-    assert rows(db, "select count(*) from fct_measurements where repo = 'sympy/sympy'")[0][0] == sum(after.values())
+    assert rows(
+        db,
+        f"select value from fct_measurements where file_path = '{changed_path}' and benchmark = '{scalar}'",
+    ) == [(42.0,)]
+    assert rows(db, "select count(*) from fct_measurements where repo = 'sympy/sympy'")[0][0] == sum(
+        after.values()
+    )
 
 
 def test_two_materialisations_started_at_the_same_moment_both_succeed_and_lose_nothing(tmp_path):
@@ -65,19 +70,25 @@ def test_two_materialisations_started_at_the_same_moment_both_succeed_and_lose_n
     command = [sys.executable, "-m", "ingest.cli", "materialize", "--sources", str(sources), "--db", str(db)]
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     procs = [
-        subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(2)
     ]
     outputs = [p.communicate(timeout=600) for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-3000:]
     assert any("waiting for another process" in err for _, err in outputs), "the runs should have overlapped"
 
     single = tmp_path / "single.duckdb"
     assert materialize(sources, single) == 0
-    count = "select source_name, count(*), count(distinct file_path) from fct_measurements group by 1 order by 1"
+    count = (
+        "select source_name, count(*), count(distinct file_path) from fct_measurements group by 1 order by 1"
+    )
     assert rows(db, count) == rows(single, count)
-    versions = "select count(*), count(distinct (source_name, relative_path, sha256)) from raw.asv_result_files"
+    versions = (
+        "select count(*), count(distinct (source_name, relative_path, sha256)) from raw.asv_result_files"
+    )
     assert rows(db, versions) == rows(single, versions)
 
 
@@ -94,5 +105,8 @@ def test_cli_errors_are_clear_and_non_zero(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
     good = write_sources(tmp_path, {"sympy": fixture_path("results", "sympy-v1")})
-    assert main(["materialize", "--sources", str(good), "--db", str(tmp_path / "w.duckdb"), "--select", "nope"]) == 2
+    assert (
+        main(["materialize", "--sources", str(good), "--db", str(tmp_path / "w.duckdb"), "--select", "nope"])
+        == 2
+    )
     assert "bad selection 'nope'" in capsys.readouterr().err

@@ -49,8 +49,11 @@ def test_a_second_run_loads_nothing_and_a_changed_file_loads_once_more(tmp_path)
         assert second.total_loaded == 0 and second.files_unchanged == 6
         before = raw_versions(con)
 
-    result_file = next(p for p in (source_dir / "results").rglob("*.json") if p.parent.name != "results"
-                       and p.name != "machine.json")
+    result_file = next(
+        p
+        for p in (source_dir / "results").rglob("*.json")
+        if p.parent.name != "results" and p.name != "machine.json"
+    )
     data = json.loads(result_file.read_text())
     data["results"][next(iter(data["results"]))] = 123.0
     result_file.write_text(json.dumps(data))
@@ -80,7 +83,9 @@ def test_unusable_files_are_quarantined_with_a_reason_and_the_rest_loads(tmp_pat
     with connect_writer(tmp_path / "w.duckdb") as con:
         report = ingest_results_source(con, ResultsSource("conda", source_dir))
         reasons = dict(con.execute("select relative_path, reason from raw.results_quarantine").fetchall())
-        kept = con.execute("select count(*) from raw.results_quarantine where content is not null").fetchone()[0]
+        kept = con.execute(
+            "select count(*) from raw.results_quarantine where content is not null"
+        ).fetchone()[0]
     assert report.total_loaded == good_files
     assert report.files_quarantined == 6
     by_name = {Path(k).name: v for k, v in reasons.items()}
@@ -89,7 +94,7 @@ def test_unusable_files_are_quarantined_with_a_reason_and_the_rest_loads(tmp_pat
     assert "not an object" in by_name["cccccccc-list.json"]
     assert "not UTF-8" in by_name["dddddddd-binary.json"]
     assert "schema version 3" in by_name["eeeeeeee-future.json"]
-    assert "no \"results\"" in by_name["ffffffff-noresults.json"]
+    assert 'no "results"' in by_name["ffffffff-noresults.json"]
     assert kept == 6  # the bytes are kept for inspection
 
 
@@ -129,7 +134,10 @@ def test_a_run_killed_mid_load_then_rerun_ends_identical_to_an_uninterrupted_run
     )
     env = {**os.environ, "DATASMITH_INGEST_BATCH_BYTES": "300000"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env,
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
         cwd=Path(__file__).resolve().parent.parent,
     )
     first_line = proc.stdout.readline()  # printed after 500 files: several batches are committed by then

@@ -7,6 +7,8 @@
     )
 }}
 -- depends_on: {{ ref('stg_results__benchmarks') }}
+-- depends_on: {{ ref('stg_results__configs') }}
+-- depends_on: {{ ref('stg_ingest__sources') }}
 -- The warehouse's contract: one row per source x machine x environment x commit x benchmark x
 -- parameter combination. Incremental by file: a run collates only the files loaded since the last
 -- one (and every file of a source whose benchmarks.json or sources entry changed), replacing all the
@@ -19,20 +21,36 @@ configs as (
     select * from {{ ref('stg_results__configs') }}
 ),
 
+{#- The watermark and the sources whose metadata changed are read before the query is compiled, so
+    the filter is made of constants that DuckDB pushes below the unnesting: only the new files are
+    expanded at all. -#}
+{% set files_since = "-infinity" %}
+{% set changed_sources = [] %}
+{% if is_incremental() and execute %}
+    {% set watermark = run_query(
+        "select coalesce(max(file_loaded_at), '-infinity'::timestamp)::varchar, "
+        ~ "coalesce(max(loaded_at), '-infinity'::timestamp)::varchar from " ~ this
+    ) %}
+    {% set files_since = watermark.columns[0].values()[0] %}
+    {% set metadata_since = watermark.columns[1].values()[0] %}
+    {% set changed = run_query(
+        "select source_name from " ~ ref('stg_ingest__sources')
+        ~ " where registered_at > timestamp '" ~ metadata_since ~ "'"
+        ~ " union select source_name from " ~ ref('stg_results__benchmarks')
+        ~ " where file_loaded_at > timestamp '" ~ metadata_since ~ "'"
+        ~ " union select source_name from " ~ ref('stg_results__configs')
+        ~ " where file_loaded_at > timestamp '" ~ metadata_since ~ "'"
+    ) %}
+    {% set changed_sources = changed.columns[0].values() | list %}
+{% endif %}
+
 results_measurements as (
     select * from {{ ref('int_results__measurements') }}
     {% if is_incremental() %}
-    where file_loaded_at > (select coalesce(max(file_loaded_at), '-infinity'::timestamp) from {{ this }})
-       or source_name in (
-           select source_name from sources
-           where registered_at > (select coalesce(max(loaded_at), '-infinity'::timestamp) from {{ this }})
-           union all
-           select source_name from {{ ref('stg_results__benchmarks') }}
-           where file_loaded_at > (select coalesce(max(loaded_at), '-infinity'::timestamp) from {{ this }})
-           union all
-           select source_name from configs
-           where file_loaded_at > (select coalesce(max(loaded_at), '-infinity'::timestamp) from {{ this }})
-       )
+    where file_loaded_at > timestamp '{{ files_since }}'
+    {% for name in changed_sources %}
+       or source_name = '{{ name | replace("'", "''") }}'
+    {% endfor %}
     {% endif %}
 )
 

@@ -16,7 +16,7 @@ entries as (
     from (
         select
             * exclude (results),
-            unnest(map_entries(json_transform(results, '"MAP(VARCHAR, JSON)"'))) as benchmark_entry
+            unnest(map_entries(results)) as benchmark_entry
         from files
     )
 ),
