@@ -13,6 +13,13 @@ from ingest.warehouse import writer_lock
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        # Models by bare name (fct_measurements), as people write them in SQL; sources keep their
+        # meta asset keys (raw/...), which are the ingest assets.
+        if dbt_resource_props.get("resource_type") == "model":
+            return dg.AssetKey(dbt_resource_props["name"])
+        return super().get_asset_key(dbt_resource_props)
+
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         # models/<layer>/... -> the layer (staging, intermediate, marts)
         fqn = dbt_resource_props.get("fqn", [])
