@@ -6,7 +6,7 @@ export DATASMITH_FIXTURES ?= $(abspath ../shared/fixtures)
 DEMO_SOURCES := samples/sources.yml
 DEMO_DB := artifacts/warehouse.duckdb
 
-.PHONY: help bootstrap manifest demo test test-fast lint dev docs bench sample clean
+.PHONY: help bootstrap manifest demo test lint dev docs bench sample clean
 
 help:
 	@echo "make demo    build $(DEMO_DB) from the bundled sample and say what is in it"

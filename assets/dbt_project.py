@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -26,13 +27,20 @@ def manifest_is_stale() -> bool:
 
 
 def ensure_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing or older than a model, macro or config."""
-    if manifest_is_stale():
-        from dbt.cli.main import dbtRunner
+    """Parse the dbt project when its manifest is missing or older than a model, macro or config.
+    Processes started together (tests, two `datasmith` runs) parse one at a time into target/."""
+    if not manifest_is_stale():
+        return Path(dbt_project.manifest_path)
+    target = PROJECT_ROOT / "target"
+    target.mkdir(exist_ok=True)
+    with open(target / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest_is_stale():  # another process may have parsed while we waited
+            from dbt.cli.main import dbtRunner
 
-        result = dbtRunner().invoke(
-            ["parse", "--quiet", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
-        )
-        if not result.success:
-            raise RuntimeError(f"dbt parse failed: {result.exception or 'see the dbt log above'}")
+            result = dbtRunner().invoke(
+                ["parse", "--quiet", "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+            )
+            if not result.success:
+                raise RuntimeError(f"dbt parse failed: {result.exception or 'see the dbt log above'}")
     return Path(dbt_project.manifest_path)

@@ -1,6 +1,6 @@
 """`datasmith`: headless runs of the asset graph.
 
-    datasmith materialize [--select SELECTION] [--sources FILE] [--db PATH]
+    datasmith materialize [--select SELECTION] [--sources FILE] [--db PATH] [--partition NAME ...]
 
 materialises in-process (no Dagster daemon or webserver needed), prints progress, and exits
 non-zero when any asset or check fails.
@@ -34,7 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stderr)
+    # Our own progress lines only; the libraries' INFO logs (alembic, dagster) stay quiet.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    progress = logging.getLogger("datasmith")
+    progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
     try:
         return materialize(args.select, args.sources, args.db, args.partition)
     except (SourcesError, FileNotFoundError) as exc:
@@ -74,6 +80,15 @@ def materialize(
     resources = defs.resources or {}
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+    known = {p for d in defs.assets or [] if d.partitions_def for p in d.partitions_def.get_partition_keys()}
+    unknown = sorted(set(partitions or ()) - known)
+    if unknown:
+        print(
+            f"datasmith: no partition {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+            file=sys.stderr,
+        )
+        return 2
 
     # Partitioned ingest assets run once per partition, then everything unpartitioned in one run.
     steps: list[tuple[set, str | None]] = []

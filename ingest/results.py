@@ -176,22 +176,21 @@ INCOMING_SCHEMA = pa.schema(
 
 # Why a file is unusable, decided by DuckDB's own JSON reader (which accepts asv's bare NaN tokens).
 # The document is parsed once into `doc` (the top-level fields asv files have), then checked.
-TOP_LEVEL = '{"commit_hash": "JSON", "version": "JSON", "results": "JSON", "result_columns": "JSON"}'
+TOP_LEVEL = '{"commit_hash": "JSON", "version": "JSON", "result_columns": "JSON"}'
 PROBLEM_SQL = """
 case
   when problem is not null then problem
   when not json_valid(content) then 'not valid JSON (truncated or corrupt file)'
   when json_type(content) <> 'OBJECT' then 'top level is a JSON ' || lower(json_type(content)) || ', not an object'
   when kind <> 'result' then null
-  when json_type(doc.results) is distinct from 'OBJECT' then 'no "results" object: not an asv result file'
+  when json_type(content, '$.results') is distinct from 'OBJECT' then 'no "results" object: not an asv result file'
   when json_type(doc.commit_hash) is distinct from 'VARCHAR' then 'no "commit_hash": not an asv result file'
   when coalesce(doc.version::varchar, '1') not in ('1', '2')
     then 'unsupported asv result schema version ' || doc.version::varchar
   when doc.version::varchar = '2' and json_type(doc.result_columns) is distinct from 'ARRAY'
     then 'schema version 2 without "result_columns"'
-  when doc.version::varchar = '2' and not list_bool_and(
-         list_transform(map_values(json_transform(doc.results, '"MAP(VARCHAR, JSON)"')),
-                        lambda r: json_type(r) = 'ARRAY'))
+  when doc.version::varchar = '2' and not list_bool_and(list_transform(
+         map_values(json_transform(content, '{"results": "MAP(VARCHAR, JSON[])"}').results), lambda r: r is not null))
     then 'a schema version 2 result row is not a list'
 end
 """
@@ -206,12 +205,17 @@ def _load_batch(
 ) -> None:
     rows = [_incoming_row(*item) for item in batch]
     columns = {name: [row[name] for row in rows] for name in INCOMING_SCHEMA.names}
-    con.register("incoming_arrow", pa.Table.from_pydict(columns, schema=INCOMING_SCHEMA))
+    # Small record batches let DuckDB spread the validation of one batch of files over all cores.
+    table = pa.Table.from_pydict(columns, schema=INCOMING_SCHEMA)
+    con.register(
+        "incoming_arrow", pa.Table.from_batches(table.to_batches(max_chunksize=4), schema=INCOMING_SCHEMA)
+    )
     con.execute("begin transaction")
     try:
+        # Only the verdicts are materialised; the contents are read straight from the Arrow batch.
         con.execute(
-            f"""create or replace temp table incoming as
-                select * exclude (doc), {PROBLEM_SQL} as reason
+            f"""create or replace temp table verdict as
+                select relative_path, kind as file_kind, size_bytes as file_size, {PROBLEM_SQL} as reason
                 from (select *, case when kind = 'result' and problem is null and json_valid(content)
                                      then json_transform(content, '{TOP_LEVEL}') end as doc
                       from incoming_arrow)"""
@@ -224,20 +228,22 @@ def _load_batch(
         ):
             con.execute(
                 f"""insert into raw.{table}
-                    select $source, relative_path, {extra} sha256, size_bytes, $now, content::json
-                    from incoming where kind = $kind and reason is null""",
+                    select $source, relative_path, {extra} sha256, size_bytes, $now, content
+                    from incoming_arrow join verdict using (relative_path)
+                    where incoming_arrow.kind = $kind and verdict.reason is null""",
                 {"source": source_name, "now": now, "kind": kind},
             )
         con.execute(
             """insert into raw.results_quarantine
                select $source, relative_path, sha256, size_bytes, $now, reason, content
-               from incoming where reason is not null""",
+               from incoming_arrow join verdict using (relative_path)
+               where verdict.reason is not null""",
             {"source": source_name, "now": now},
         )
         counts = con.execute(
-            "select kind, reason, relative_path, size_bytes from incoming order by relative_path"
+            "select file_kind, reason, relative_path, file_size from verdict order by relative_path"
         ).fetchall()
-        con.execute("drop table incoming")
+        con.execute("drop table verdict")
         con.execute("commit")
         con.unregister("incoming_arrow")
     except BaseException:

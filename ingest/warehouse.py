@@ -34,21 +34,21 @@ create table if not exists raw.asv_result_files (
     sha256        varchar   not null,
     size_bytes    bigint    not null,
     loaded_at     timestamp not null,
-    content       json      not null
+    content       varchar   not null   -- the file's JSON text as written, validated at load
 );
 create table if not exists raw.asv_benchmark_files (
     source_name varchar not null, relative_path varchar not null, tree_path varchar not null,
-    sha256 varchar not null, size_bytes bigint not null, loaded_at timestamp not null, content json not null
+    sha256 varchar not null, size_bytes bigint not null, loaded_at timestamp not null, content varchar not null
 );
 create table if not exists raw.asv_machine_files (
     source_name varchar not null, relative_path varchar not null, tree_path varchar not null,
     machine_dir varchar not null, sha256 varchar not null, size_bytes bigint not null,
-    loaded_at timestamp not null, content json not null
+    loaded_at timestamp not null, content varchar not null
 );
--- asv.conf.json is JSON with // comments; content holds it with the comments stripped.
+-- asv.conf.json is JSON with // comments; content holds it as plain JSON, the comments stripped.
 create table if not exists raw.asv_config_files (
     source_name varchar not null, relative_path varchar not null, sha256 varchar not null,
-    size_bytes bigint not null, loaded_at timestamp not null, content json not null
+    size_bytes bigint not null, loaded_at timestamp not null, content varchar not null
 );
 -- Every results file that could not be loaded, with why; its bytes are kept (decoded leniently).
 create table if not exists raw.results_quarantine (
