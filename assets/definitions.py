@@ -10,7 +10,8 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from assets.dbt_project import dbt_project
-from assets.ingest_assets import build_results_ingest, build_source_registry
+from assets.detection_assets import detect_breakpoints
+from assets.ingest_assets import build_dashboard_ingest, build_results_ingest, build_source_registry
 from assets.resources import WarehouseResource
 from ingest.sources import db_path_from_env, load_sources, sources_file_from_env
 
@@ -30,7 +31,13 @@ def build_definitions(sources_file: Path | None = None, db_path: Path | None = N
 
     raw_results_files, raw_results_check = build_results_ingest(sources)
     return dg.Definitions(
-        assets=[build_source_registry(sources), raw_results_files, warehouse_dbt_models],
+        assets=[
+            build_source_registry(sources),
+            raw_results_files,
+            build_dashboard_ingest(sources),
+            warehouse_dbt_models,
+            detect_breakpoints,
+        ],
         asset_checks=[raw_results_check],
         resources={
             "warehouse": WarehouseResource(database=str(db_path)),

@@ -5,6 +5,8 @@ import logging
 import dagster as dg
 
 from assets.resources import WarehouseResource
+from ingest.dashboards import ingest_dashboard_source
+from ingest.http import FetchPolicy
 from ingest.registry import register_sources
 from ingest.results import ingest_results_source
 from ingest.sources import Sources
@@ -98,3 +100,83 @@ def build_results_ingest(sources: Sources) -> tuple[dg.AssetsDefinition, dg.Asse
         return dg.AssetCheckResult(passed=duplicates == 0, metadata={"duplicated_versions": duplicates})
 
     return raw_results_files, result_files_loaded_once
+
+
+class DashboardFetchSettings(dg.Config):
+    """Politeness and robustness of the dashboard crawler (see ingest.http.FetchPolicy)."""
+
+    max_connections_per_host: int = 4
+    requests_per_second: float = 20.0  # per host; 0 = no cap
+    max_attempts: int = 5
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    max_retry_after_s: float = 300.0
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 30.0
+    max_bytes: int = 50 * 1024 * 1024
+    respect_robots: bool = True
+
+    def policy(self) -> FetchPolicy:
+        return FetchPolicy(**{**self.model_dump(), "requests_per_second": self.requests_per_second or None})
+
+
+def build_dashboard_ingest(sources: Sources) -> dg.AssetsDefinition:
+    partitions = dg.StaticPartitionsDefinition([s.name for s in sources.dashboards])
+
+    @dg.multi_asset(
+        name="raw_dashboard_files",
+        group_name="ingest",
+        partitions_def=partitions,
+        specs=[
+            dg.AssetSpec(
+                ["raw", "dashboard_files"],
+                description="Every file of a published asv dashboard, once per distinct content, with provenance.",
+                kinds={"duckdb"},
+                group_name="ingest",
+            ),
+            dg.AssetSpec(
+                ["raw", "dashboard_missing"],
+                description="Files a dashboard's index.json promises that could not be had, with the reason.",
+                kinds={"duckdb"},
+                group_name="ingest",
+            ),
+        ],
+        pool="duckdb_writer",
+        description=(
+            "Crawl one `dashboards:` source (an asv publish site, http(s) or a local folder) politely: "
+            "robots.txt, per-host connection and rate caps, retries with back-off, conditional requests."
+        ),
+    )
+    def raw_dashboard_files(
+        context: dg.AssetExecutionContext, config: DashboardFetchSettings, warehouse: WarehouseResource
+    ):
+        source = sources.by_name(context.partition_key)
+
+        def progress(message: str) -> None:
+            context.log.info(message)
+            log.info(message)
+
+        with warehouse.get_connection() as con:
+            report = ingest_dashboard_source(con, source, progress=progress, policy=config.policy())
+        for reason, count in report.missing_reasons.items():
+            context.log.warning(f"{source.name}: {count} files missing ({reason})")
+        common = {
+            "files_promised": report.files_promised,
+            "files_unchanged": report.files_unchanged,
+            "series_fetched": report.series_fetched,
+            "points_loaded": report.points_loaded,
+            "files_missing": report.missing,
+            "requests": report.requests,
+            "retries": report.retries,
+            "bytes_downloaded": report.bytes_downloaded,
+            "location": source.url,
+        }
+        yield dg.MaterializeResult(
+            asset_key=["raw", "dashboard_files"], metadata={**common, "files_loaded": report.total_loaded}
+        )
+        yield dg.MaterializeResult(
+            asset_key=["raw", "dashboard_missing"],
+            metadata={**common, "missing_recorded": report.missing_recorded},
+        )
+
+    return raw_dashboard_files

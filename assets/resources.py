@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from dagster_duckdb import DuckDBResource
 
-from ingest.warehouse import RAW_DDL, writer_lock
+from ingest.warehouse import create_raw_schema, writer_lock
 
 
 class WarehouseResource(DuckDBResource):
@@ -18,5 +18,5 @@ class WarehouseResource(DuckDBResource):
     @contextmanager
     def get_connection(self) -> Iterator:
         with writer_lock(self.database), super().get_connection() as con:
-            con.execute(RAW_DDL)
+            create_raw_schema(con)
             yield con

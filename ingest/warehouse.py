@@ -60,6 +60,19 @@ create table if not exists raw.results_quarantine (
     reason        varchar   not null,
     content       varchar
 );
+-- Written by the `breakpoints` asset (detection/store.py); empty until detection has run, so the
+-- marts that read them build from the first run on.
+create schema if not exists detection;
+create table if not exists detection.breakpoints (
+    series_id varchar not null, method varchar not null, index_before bigint not null,
+    index_after bigint not null, value_before double, value_after double, mean_before double,
+    mean_after double, n_before bigint, n_after bigint, spread_before double, spread_after double,
+    relative_change double, speedup double, direction varchar not null, p_value double,
+    significant boolean, passes_floor boolean, detected_at timestamp not null
+);
+create table if not exists detection.skipped_series (
+    series_id varchar not null, method varchar not null, reason varchar not null, detected_at timestamp not null
+);
 -- The sources file as it was at each load: a new row only when an entry changes.
 create table if not exists raw.source_registry (
     source_name varchar not null,
@@ -69,6 +82,14 @@ create table if not exists raw.source_registry (
     registered_at timestamp not null
 );
 """
+
+
+def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Every table the ingest and detection assets write, so dbt can build before they first run."""
+    from ingest.dashboards import DASHBOARD_DDL  # late: the dashboards module pulls in asv
+
+    con.execute(RAW_DDL)
+    con.execute(DASHBOARD_DDL)
 
 
 class WarehouseLockTimeout(RuntimeError):
@@ -112,7 +133,7 @@ def connect_writer(db_path: str | os.PathLike) -> Iterator[duckdb.DuckDBPyConnec
     with writer_lock(db_path):
         con = duckdb.connect(str(db_path))
         try:
-            con.execute(RAW_DDL)
+            create_raw_schema(con)
             yield con
         finally:
             con.close()

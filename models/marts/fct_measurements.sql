@@ -9,6 +9,7 @@
 -- depends_on: {{ ref('stg_results__benchmarks') }}
 -- depends_on: {{ ref('stg_results__configs') }}
 -- depends_on: {{ ref('stg_ingest__sources') }}
+-- depends_on: {{ ref('stg_dashboard__indexes') }}
 -- The warehouse's contract: one row per source x machine x environment x commit x benchmark x
 -- parameter combination. Incremental by file: a run collates only the files loaded since the last
 -- one (and every file of a source whose benchmarks.json or sources entry changed), replacing all the
@@ -40,20 +41,32 @@ configs as (
         ~ " where file_loaded_at > timestamp '" ~ metadata_since ~ "'"
         ~ " union select source_name from " ~ ref('stg_results__configs')
         ~ " where file_loaded_at > timestamp '" ~ metadata_since ~ "'"
+        ~ " union select source_name from " ~ ref('stg_dashboard__indexes')
+        ~ " where file_loaded_at > timestamp '" ~ metadata_since ~ "'"
     ) %}
     {% set changed_sources = changed.columns[0].values() | list %}
 {% endif %}
 
-results_measurements as (
-    select * from {{ ref('int_results__measurements') }}
+{% set changed_files_only %}
     {% if is_incremental() %}
     where file_loaded_at > timestamp '{{ files_since }}'
     {% for name in changed_sources %}
        or source_name = '{{ name | replace("'", "''") }}'
     {% endfor %}
     {% endif %}
-)
+{% endset %}
 
+results_measurements as (
+    select * from {{ ref('int_results__measurements') }}
+    {{ changed_files_only }}
+),
+
+dashboard_measurements as (
+    select * from {{ ref('int_dashboard__measurements') }}
+    {{ changed_files_only }}
+),
+
+from_results as (
 select
     m.source_name,
     'results'                                             as source_kind,
@@ -89,3 +102,44 @@ select
 from results_measurements as m
 left join sources on sources.source_name = m.source_name
 left join configs on configs.source_name = m.source_name
+),
+
+-- Published dashboards: revisions known, no statistics; several results of one revision and
+-- configuration were already averaged by `asv publish`.
+from_dashboards as (
+select
+    m.source_name,
+    'dashboard'                                           as source_kind,
+    sources.repo,
+    m.machine,
+    m.env_name,
+    m.benchmark,
+    m.params,
+    m.param_index,
+    m.commit_hash,
+    m.revision,
+    m.commit_date,
+    m.value,
+    m.status,
+    m.unit,
+    m.benchmark_type,
+    cast(null as double)                                  as ci_99_a,
+    cast(null as double)                                  as ci_99_b,
+    cast(null as double)                                  as q_25,
+    cast(null as double)                                  as q_75,
+    cast(null as bigint)                                  as stats_number,
+    cast(null as bigint)                                  as stats_repeat,
+    cast(null as integer)                                 as n_samples,
+    m.benchmark_version,
+    cast(null as timestamp)                               as started_at,
+    m.file_path,
+    m.file_sha256,
+    m.file_loaded_at,
+    greatest(m.file_loaded_at, m.index_loaded_at, sources.registered_at) as loaded_at
+from dashboard_measurements as m
+left join sources on sources.source_name = m.source_name
+)
+
+select * from from_results
+union all
+select * from from_dashboards

@@ -1,0 +1,80 @@
+"""The `breakpoints` asset: change-point detection over every series (plain Python in detection/)."""
+
+import logging
+
+import dagster as dg
+from pydantic import Field
+
+from assets.resources import WarehouseResource
+
+log = logging.getLogger("datasmith")
+
+
+class DetectionSettings(dg.Config):
+    """Detection settings, editable in the launchpad of `dagster dev`."""
+
+    methods: list[str] = Field(default_factory=lambda: ["rbf", "asv"])
+    rbf_penalty: float | None = None
+    rbf_min_size: int = 2
+    min_points: int = 4
+    magnitude_floor: float = 0.05
+    significance_alpha: float = 0.05
+    workers: int | None = None  # None: all cores
+
+
+@dg.multi_asset(
+    name="detect_breakpoints",
+    specs=[
+        dg.AssetSpec(
+            "breakpoints",
+            deps=["int_series__points", "dim_series"],
+            group_name="detection",
+            kinds={"python", "duckdb"},
+            description=(
+                "Every change point of every series, both directions, by ruptures (RBF kernel, jump=1) "
+                "and asv's step detection, with segment statistics, speed-up and significance."
+            ),
+        ),
+        dg.AssetSpec(
+            "breakpoints_skipped",
+            deps=["int_series__points", "dim_series"],
+            group_name="detection",
+            kinds={"python", "duckdb"},
+            description="Series a method could not run on (too short, constant, ...), with the reason.",
+        ),
+    ],
+    pool="duckdb_writer",
+)
+def detect_breakpoints(
+    context: dg.AssetExecutionContext, config: DetectionSettings, warehouse: WarehouseResource
+):
+    from detection.steps import DetectionConfig
+    from detection.store import run_detection
+
+    settings = DetectionConfig(
+        methods=tuple(config.methods),
+        rbf_penalty=config.rbf_penalty,
+        rbf_min_size=config.rbf_min_size,
+        min_points=config.min_points,
+        magnitude_floor=config.magnitude_floor,
+        significance_alpha=config.significance_alpha,
+    )
+
+    def progress(message: str) -> None:
+        context.log.info(message)
+        log.info(message)
+
+    with warehouse.get_connection() as con:
+        report = run_detection(con, settings, workers=config.workers, progress=progress)
+    yield dg.MaterializeResult(
+        asset_key="breakpoints",
+        metadata={
+            "series": report.series,
+            **{f"change_points_{m}": n for m, n in report.change_points.items()},
+            **{f"improvements_{m}": n for m, n in report.improvements.items()},
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="breakpoints_skipped",
+        metadata={f"skipped_{m}": n for m, n in report.skipped.items()},
+    )

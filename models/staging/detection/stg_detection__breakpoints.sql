@@ -1,0 +1,22 @@
+select
+    md5(concat_ws(chr(31), series_id, method, index_after)) as change_point_id,
+    series_id,
+    method,
+    cast(index_before as bigint) as index_before,
+    cast(index_after as bigint)  as index_after,
+    value_before,
+    value_after,
+    mean_before,
+    mean_after,
+    cast(n_before as bigint)     as n_before,
+    cast(n_after as bigint)      as n_after,
+    spread_before,
+    spread_after,
+    relative_change,
+    speedup,
+    direction,
+    p_value,
+    significant,
+    passes_floor,
+    detected_at
+from {{ source('detection', 'breakpoints') }}
