@@ -44,6 +44,8 @@ docs: manifest
 
 bench: manifest
 	$(RUN) python bench/run.py
+	$(RUN) python bench/dashboards.py
+	$(RUN) python -m detection.bench
 
 sample: bootstrap
 	$(RUN) python samples/generate.py

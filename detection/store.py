@@ -53,9 +53,10 @@ def iter_series(con: duckdb.DuckDBPyConnection, batch_rows: int = 2000) -> Itera
     for batch in reader:
         for row in batch.to_pylist():
             values, lows, highs = row["point_values"], row["ci_99_a"], row["ci_99_b"]
-            # Raw results carry each point's 99% CI: asv publish weights its step detection by it.
-            has_ci = all(a is not None and b is not None for a, b in zip(lows, highs, strict=True))
-            weights = asv_weights(values, lows, highs) if has_ci and values else None
+            # Raw results carry each point's 99% CI: asv publish weights its step detection by it,
+            # point by point (a point without one counts as a median weight, inside asv_weights).
+            has_ci = any(a is not None and b is not None for a, b in zip(lows, highs, strict=True))
+            weights = asv_weights(values, lows, highs) if has_ci else None
             yield row["series_id"], values, row["benchmark_type"], weights, row["benchmark"]
 
 
