@@ -115,9 +115,13 @@ class DashboardFetchSettings(dg.Config):
     read_timeout_s: float = 30.0
     max_bytes: int = 50 * 1024 * 1024
     respect_robots: bool = True
+    # Ask for every file again even when index.json and info.json are unchanged (asv publish
+    # rewrites info.json on every publish, so by default an unchanged pair ends the run).
+    revalidate_all: bool = False
 
     def policy(self) -> FetchPolicy:
-        return FetchPolicy(**{**self.model_dump(), "requests_per_second": self.requests_per_second or None})
+        fields = self.model_dump(exclude={"revalidate_all"})
+        return FetchPolicy(**{**fields, "requests_per_second": self.requests_per_second or None})
 
 
 def build_dashboard_ingest(sources: Sources) -> dg.AssetsDefinition:
@@ -157,7 +161,9 @@ def build_dashboard_ingest(sources: Sources) -> dg.AssetsDefinition:
             log.info(message)
 
         with warehouse.get_connection() as con:
-            report = ingest_dashboard_source(con, source, progress=progress, policy=config.policy())
+            report = ingest_dashboard_source(
+                con, source, progress=progress, policy=config.policy(), revalidate_all=config.revalidate_all
+            )
         for reason, count in report.missing_reasons.items():
             context.log.warning(f"{source.name}: {count} files missing ({reason})")
         common = {

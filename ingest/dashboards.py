@@ -32,7 +32,7 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -84,6 +84,15 @@ create table if not exists raw.dashboard_files (
     size_bytes    bigint    not null,
     fetched_at    timestamp not null,
     content       varchar   not null   -- the JSON text as served, validated at load
+);
+-- One row per crawl that went through to the end, with the index.json and info.json it saw: an
+-- unchanged pair lets the next run stop early only after a complete crawl (never after a crash).
+create table if not exists raw.dashboard_crawls (
+    source_name    varchar   not null,
+    completed_at   timestamp not null,
+    index_sha256   varchar,
+    info_sha256    varchar,
+    files_promised integer
 );
 -- Promised files that could not be had, with why (404, bad JSON, truncated, refused redirect,
 -- too large, robots.txt). A new row only when a file's state changes, so re-runs add nothing.
@@ -314,13 +323,16 @@ class CrawlProgress:
     retries: int = 0
     absent_configs: int = 0  # guessed asv 0.1 configurations that the site does not have
     dialect: str | None = None
+    site_unchanged: bool = False  # index.json and info.json unchanged: the rest was not asked
 
 
 Cached = Callable[[str], bytes | None]
 
 
 class _Crawl:
-    def __init__(self, fetcher, base, known, cached, on_progress) -> None:
+    def __init__(self, fetcher, base, known, cached, on_progress, revalidate_all=True, complete=None) -> None:
+        self.revalidate_all = revalidate_all
+        self.complete = complete  # (index sha256, info sha256) of the last complete crawl
         self.fetcher: Fetcher = fetcher
         self.base = base
         self.known: Mapping[str, Validators] = known or {}
@@ -362,6 +374,19 @@ class _Crawl:
                 yield item
         if index.document is None:
             return  # without the index nothing else is known
+        unchanged = NOT_MODIFIED == index.result.status == info.result.status
+        if (
+            not self.revalidate_all
+            and unchanged
+            and (index.result.sha256, info.result.sha256) == self.complete
+        ):
+            # asv publish rewrites info.json (its timestamp) on every publish: both unchanged means
+            # the site was not published again, so its other files are as stored.
+            self.progress.site_unchanged = True
+            self.progress.files_total -= 1
+            self.progress.files_done -= 1
+            self.tick()  # report the verdict
+            return
         layout = site_layout(index.document, has_info=info.result.status != MISSING)
         self.progress.dialect = layout.dialect
         configs = layout.configs
@@ -422,12 +447,16 @@ async def acrawl_dashboard(
     known_validators: Mapping[str, Validators] | None = None,
     cached: Cached | None = None,
     on_progress: Callable[[CrawlProgress], None] | None = None,
+    revalidate_all: bool = True,
+    complete: tuple[str | None, str | None] | None = None,
 ) -> AsyncIterator[DashboardFile]:
     """Fetch index.json, info.json and every file the index promises, concurrently; yields each
     file's outcome as it completes (in no particular order). ``known_validators`` maps a URL to
     what the caller stored of it, for conditional requests; ``cached(url)`` returns the stored bytes
-    of an index.json that answers "not modified"."""
-    crawl = _Crawl(fetcher, base_url(base), known_validators, cached, on_progress)
+    of an index.json that answers "not modified". With ``revalidate_all`` false, a site whose
+    index.json and info.json are both unchanged since ``complete`` (their sha256 at the last crawl
+    that went through to the end) is taken as not re-published: nothing else is asked."""
+    crawl = _Crawl(fetcher, base_url(base), known_validators, cached, on_progress, revalidate_all, complete)
     try:
         # aclosing: an early stop cancels the fetches in flight before the client is closed.
         async with contextlib.aclosing(crawl.run()) as items:
@@ -446,6 +475,8 @@ def crawl_dashboard(
     known_validators: Mapping[str, Validators] | None = None,
     cached: Cached | None = None,
     on_progress: Callable[[CrawlProgress], None] | None = None,
+    revalidate_all: bool = True,
+    complete: tuple[str | None, str | None] | None = None,
 ) -> Iterator[DashboardFile]:
     """``acrawl_dashboard`` for synchronous callers: the crawl runs on its own event loop in a
     thread, so fetching continues while the caller writes what it has (a bounded queue keeps the
@@ -455,7 +486,9 @@ def crawl_dashboard(
     failure: list[BaseException] = []
 
     async def pump() -> None:
-        crawl = acrawl_dashboard(fetcher, base, known_validators, cached, on_progress)
+        crawl = acrawl_dashboard(
+            fetcher, base, known_validators, cached, on_progress, revalidate_all, complete
+        )
         try:
             async for item in crawl:
                 await asyncio.to_thread(out.put, item)
@@ -609,12 +642,15 @@ class DashboardReport:
     requests: int = 0
     retries: int = 0
     bytes_downloaded: int = 0
+    site_unchanged: bool = False  # index.json and info.json unchanged: nothing else was asked
 
     @property
     def total_loaded(self) -> int:
         return sum(self.files_loaded.values())
 
     def summary(self) -> str:
+        if self.site_unchanged:
+            return f"{self.source_name}: not re-published since the last run (index.json and info.json unchanged)"
         reasons = ", ".join(f"{n} {r}" for r, n in self.missing_reasons.most_common(3))
         return (
             f"{self.source_name}: {self.series_fetched} series fetched "
@@ -804,9 +840,12 @@ def ingest_dashboard_source(
     *,
     policy: FetchPolicy | None = None,
     batch_files: int | None = None,
+    revalidate_all: bool = False,
 ) -> DashboardReport:
     """Load every new or changed file of one dashboard; returns what happened. ``fetcher`` defaults
-    to the one for the source's location (``HttpFetcher`` or ``LocalFetcher``, with ``policy``)."""
+    to the one for the source's location (``HttpFetcher`` or ``LocalFetcher``, with ``policy``).
+    Unless ``revalidate_all``, a site whose index.json and info.json did not change since the last
+    run is not re-published, and no other file is asked for."""
     say = progress or (lambda _msg: None)
     con.execute(DASHBOARD_DDL)
     fetcher = fetcher or fetcher_for(source.url, policy)
@@ -820,7 +859,16 @@ def ingest_dashboard_source(
     def note(p: CrawlProgress) -> None:
         latest[0] = p  # called on the crawl's thread; read here between batches
 
-    for item in crawl_dashboard(fetcher, base, stored.validators, stored.bodies.get, note):
+    last = con.execute(
+        """select index_sha256, info_sha256 from raw.dashboard_crawls where source_name = ?
+           order by completed_at desc limit 1""",
+        [source.name],
+    ).fetchone()
+    seen: dict[str, str | None] = {}
+    crawl = crawl_dashboard(fetcher, base, stored.validators, stored.bodies.get, note, revalidate_all, last)
+    for item in crawl:
+        if item.file.kind in ("index", "info"):
+            seen[item.file.kind] = item.result.sha256
         loader.add(item)
         if loader.full:
             loader.commit()
@@ -831,7 +879,19 @@ def ingest_dashboard_source(
             )
     loader.commit()
     p = latest[0]
+    if "index" in seen:  # the crawl went through to the end (an exception would have left above)
+        con.execute(
+            "insert into raw.dashboard_crawls values (?, ?, ?, ?, ?)",
+            [
+                source.name,
+                datetime.now(UTC).replace(tzinfo=None),
+                seen["index"],
+                seen.get("info"),
+                p.files_total,
+            ],
+        )
     report.dialect, report.files_promised, report.absent_configs = p.dialect, p.files_total, p.absent_configs
+    report.site_unchanged = p.site_unchanged
     stats = fetcher.stats  # a fetcher can serve several runs: count this run's share
     report.requests = stats.requests - before[0]
     report.retries = stats.retries - before[1]

@@ -14,6 +14,7 @@ is 'ok', 'not_modified', 'missing' (404/410) or 'failed', with a ``reason`` a pe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import random
 import threading
@@ -349,6 +350,8 @@ class HttpFetcher:
     ) -> FetchResult | _Retry | _Redirect:
         code = response.status_code
         etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
+        if not 200 <= code < 300:
+            await self._drain(response)
         if code in REDIRECTS:
             location = response.headers.get("location")
             if not location:
@@ -377,6 +380,16 @@ class HttpFetcher:
         return FetchResult(
             url, OK, http_status=code, body=body, etag=etag, last_modified=modified, sha256=_sha256(body)
         )
+
+    @staticmethod
+    async def _drain(response: httpx.Response, limit: int = 64 * 1024) -> None:
+        """Read a small error or 304 body to its end: httpcore closes a connection whose response
+        was left unread, so without this every 304, 404 and retry would cost a new handshake."""
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return  # not worth reading: let this connection go
+        with contextlib.suppress(httpx.HTTPError):
+            await response.aread()
 
     async def _read_body(self, url: str, response: httpx.Response) -> bytes | FetchResult | _Retry:
         cap = self.policy.max_bytes

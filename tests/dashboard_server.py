@@ -292,6 +292,11 @@ class DashboardServer:
 
     @property
     def log(self) -> list[Request]:
+        # A handler records the status after its last write, so the client can be done first:
+        # wait (briefly) for the requests still being answered.
+        deadline = time.monotonic() + 2.0
+        while self.state.in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
         with self.state.lock:
             return list(self.state.log)
 

@@ -212,7 +212,7 @@ def test_a_second_run_sends_conditional_requests_and_downloads_nothing_unchanged
     server, db, _first = django_run
     before = {t: rows(db, t) for t in ("dashboard_files", "dashboard_missing")}
     server.clear()
-    second = ingest(db, "django", server.url("django/"))
+    second = ingest(db, "django", server.url("django/"), revalidate_all=True)
     log = [r for r in server.log if r.path != "/robots.txt"]
     present = [r for r in log if r.status != 404]
     assert len(present) == 624 and all("if-none-match" in r.headers for r in present)
@@ -225,9 +225,9 @@ def test_a_second_run_sends_conditional_requests_and_downloads_nothing_unchanged
     series = next(p for p in series_on_disk(site("django")))
     server.clear()
     server.inject("/django/" + series, replaced_body(b"[[1, 0.5]]"))
-    assert ingest(db, "django", server.url("django/")).files_loaded == {"series": 1}
+    assert ingest(db, "django", server.url("django/"), revalidate_all=True).files_loaded == {"series": 1}
     server.clear()
-    assert ingest(db, "django", server.url("django/")).files_loaded == {"series": 1}
+    assert ingest(db, "django", server.url("django/"), revalidate_all=True).files_loaded == {"series": 1}
     versions = query(
         db,
         "select content from raw.dashboard_files where relative_path = ? order by fetched_at",
@@ -235,6 +235,26 @@ def test_a_second_run_sends_conditional_requests_and_downloads_nothing_unchanged
     )
     original = (site("django") / series).read_text()
     assert [v[0] for v in versions] == [original, "[[1, 0.5]]", original]
+
+
+def test_an_unchanged_site_is_not_crawled_again_and_a_republished_one_is(django_run):
+    """asv publish rewrites info.json on every publish, so index.json and info.json both answering
+    304 means nothing else changed: only those two are asked. A new info.json revalidates all."""
+    server, db, _first = django_run
+    server.clear()
+    quiet = ingest(db, "django", server.url("django/"))
+    assert quiet.site_unchanged and quiet.total_loaded == 0 and quiet.missing_recorded == 0
+    assert sorted(r.path for r in server.log if r.path != "/robots.txt") == [
+        "/django/index.json",
+        "/django/info.json",
+    ]
+    assert "not re-published" in quiet.summary()
+
+    server.clear()
+    server.inject("/django/info.json", replaced_body(b'{"asv-version": "0.6.3", "timestamp": 1}'))
+    republished = ingest(db, "django", server.url("django/"))
+    assert not republished.site_unchanged and republished.files_loaded == {"info": 1}
+    assert server.statuses()[304] == 624 - 1  # every other file was asked again (conditionally)
 
 
 def test_a_local_folder_and_the_http_server_give_identical_rows(server, tmp_path):
@@ -247,8 +267,12 @@ def test_a_local_folder_and_the_http_server_give_identical_rows(server, tmp_path
     assert rows(http_db, "dashboard_missing", drop) == rows(local_db, "dashboard_missing", drop)
     assert len(rows(local_db, "dashboard_files")) == 276
     assert via_http.summary() == via_folder.summary()
-    again = ingest(local_db, "sympy", str(site("sympy")), LocalFetcher(site("sympy"), FAST))
+    again = ingest(
+        local_db, "sympy", str(site("sympy")), LocalFetcher(site("sympy"), FAST), revalidate_all=True
+    )
     assert again.total_loaded == 0 and again.files_unchanged == 276
+    quiet = ingest(local_db, "sympy", str(site("sympy")), LocalFetcher(site("sympy"), FAST))
+    assert quiet.site_unchanged and quiet.total_loaded == 0
 
 
 # --- the fetcher under faults ---------------------------------------------------------------------
