@@ -1,13 +1,10 @@
 """The `breakpoints` asset: change-point detection over every series (plain Python in detection/)."""
 
-import logging
-
 import dagster as dg
 from pydantic import Field
 
+from assets.ingest_assets import progress_logger
 from assets.resources import WarehouseResource
-
-log = logging.getLogger("datasmith")
 
 
 class DetectionSettings(dg.Config):
@@ -60,10 +57,7 @@ def detect_breakpoints(
         significance_alpha=config.significance_alpha,
     )
 
-    def progress(message: str) -> None:
-        context.log.info(message)
-        log.info(message)
-
+    progress = progress_logger(context)
     with warehouse.get_connection() as con:
         report = run_detection(con, settings, workers=config.workers, progress=progress)
     yield dg.MaterializeResult(

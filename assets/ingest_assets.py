@@ -13,6 +13,17 @@ from ingest.sources import Sources
 
 log = logging.getLogger("datasmith")
 
+
+def progress_logger(context: dg.AssetExecutionContext):
+    """Progress lines to the Dagster run log (the UI) and to the terminal (`datasmith`)."""
+
+    def progress(message: str) -> None:
+        context.log.info(message)
+        log.info(message)
+
+    return progress
+
+
 RAW_RESULTS_TABLES = {
     "asv_result_files": "Every asv result file `<machine>/<hash8>-<env>.json`, once per distinct content.",
     "asv_benchmark_files": "Every benchmarks.json of a results tree, once per distinct content.",
@@ -61,10 +72,7 @@ def build_results_ingest(sources: Sources) -> tuple[dg.AssetsDefinition, dg.Asse
     def raw_results_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         source = sources.by_name(context.partition_key)
 
-        def progress(message: str) -> None:
-            context.log.info(message)
-            log.info(message)
-
+        progress = progress_logger(context)
         with warehouse.get_connection() as con:
             report = ingest_results_source(con, source, progress=progress)
         progress(report.summary())
@@ -156,10 +164,7 @@ def build_dashboard_ingest(sources: Sources) -> dg.AssetsDefinition:
     ):
         source = sources.by_name(context.partition_key)
 
-        def progress(message: str) -> None:
-            context.log.info(message)
-            log.info(message)
-
+        progress = progress_logger(context)
         with warehouse.get_connection() as con:
             report = ingest_dashboard_source(
                 con, source, progress=progress, policy=config.policy(), revalidate_all=config.revalidate_all

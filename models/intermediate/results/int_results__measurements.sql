@@ -6,12 +6,8 @@
 with rows as (
     select
         *,
-        len(param_values) as n_params,
-        list_transform(
-            range(len(param_values)),
-            lambda j: cast(coalesce(list_aggregate(list_transform(param_values[j + 2:], lambda p: len(p)), 'product'), 1) as bigint)
-        ) as strides,
-        cast(coalesce(list_aggregate(list_transform(param_values, lambda p: len(p)), 'product'), 1) as bigint) as n_combinations
+        {{ asv_grid_strides('param_values') }}     as strides,
+        {{ asv_grid_size('param_values') }}        as n_combinations
     from {{ ref('int_results__benchmark_rows') }}
 ),
 
@@ -21,10 +17,7 @@ described as (
         benchmarks.benchmark_type  as described_type,
         benchmarks.unit            as described_unit,
         benchmarks.file_loaded_at  as benchmarks_loaded_at,
-        case
-            when len(benchmarks.param_names) = rows.n_params then benchmarks.param_names
-            else list_transform(range(rows.n_params), lambda j: 'param' || (j + 1))
-        end as param_names
+        {{ asv_param_names('coalesce(benchmarks.param_names, [])', 'rows.param_values') }} as param_names
     from rows
     left join {{ ref('stg_results__benchmarks') }} as benchmarks
         on benchmarks.source_name = rows.source_name
@@ -42,14 +35,10 @@ expanded as (
         ),
         unnest(range(len(all_values)))                             as param_index,
         unnest(all_values)                                         as value,
-        unnest(list_transform(range(len(all_values)), lambda i: array_to_string(
-            list_transform(
-                range(n_params),
-                lambda j: param_names[j + 1] || '='
-                    || param_values[j + 1][(i // strides[j + 1]) % len(param_values[j + 1]) + 1]
-            ),
-            ', '
-        )))                                                        as params,
+        unnest(list_transform(
+            range(len(all_values)),
+            lambda i: {{ asv_params_text('param_names', 'param_values', 'strides', 'i') }}
+        ))                                                         as params,
         unnest(ci_99_a)                                            as ci_99_a,
         unnest(ci_99_b)                                            as ci_99_b,
         unnest(q_25)                                               as q_25,
