@@ -1,5 +1,6 @@
 """The dbt models as Dagster assets, downstream of the ingest assets through the dbt sources."""
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -9,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from assets.dbt_project import dbt_project
 from assets.resources import WarehouseResource
+from ingest.sources import load_sources
 from ingest.warehouse import writer_lock
 
 
@@ -38,5 +40,6 @@ def warehouse_dbt_models(
 ):
     # dbt opens the DuckDB file in its own process: hold the writer lock for the whole build.
     os.environ["DATASMITH_DB"] = warehouse.database
+    dbt_vars = load_sources().dbt_vars()  # the sources file's replication settings
     with writer_lock(warehouse.database):
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()

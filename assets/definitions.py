@@ -10,7 +10,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from assets.dbt_project import dbt_project
-from assets.detection_assets import detect_breakpoints
+from assets.detection_assets import detect_breakpoints, replication_plots
 from assets.ingest_assets import build_dashboard_ingest, build_results_ingest, build_source_registry
 from assets.resources import WarehouseResource
 from ingest.sources import db_path_from_env, load_sources, sources_file_from_env
@@ -21,6 +21,7 @@ def build_definitions(sources_file: Path | None = None, db_path: Path | None = N
     db_path = Path(db_path or db_path_from_env()).resolve()
     db_path.parent.mkdir(parents=True, exist_ok=True)
     os.environ["DATASMITH_DB"] = str(db_path)  # read by profiles.yml in the dbt subprocess
+    os.environ["DATASMITH_SOURCES"] = str(sources.file)  # read by the dbt asset for its vars
 
     if not Path(dbt_project.manifest_path).exists():
         raise FileNotFoundError(
@@ -37,6 +38,7 @@ def build_definitions(sources_file: Path | None = None, db_path: Path | None = N
             build_dashboard_ingest(sources),
             warehouse_dbt_models,
             detect_breakpoints,
+            replication_plots,
         ],
         asset_checks=[raw_results_check],
         resources={

@@ -72,3 +72,40 @@ def detect_breakpoints(
         asset_key="breakpoints_skipped",
         metadata={f"skipped_{m}": n for m, n in report.skipped.items()},
     )
+
+
+@dg.asset(
+    deps=["fct_replication", "int_replication__pairs"],
+    group_name="replication",
+    kinds={"python", "matplotlib"},
+    pool="duckdb_writer",
+    description=(
+        "Scatter (log speed-up A vs B, with the identity line) and Bland-Altman plots for every pair of "
+        "measurement sets and method, written under artifacts/replication/."
+    ),
+)
+def replication_plots(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    import base64
+    from pathlib import Path
+
+    from detection.replication import write_plots
+
+    folder = Path(warehouse.database).resolve().parent / "replication"
+    with warehouse.get_connection() as con:
+        written = write_plots(con, folder)
+    if not written:
+        context.log.warning(
+            "no pair of measurement sets shares a series and a change point: nothing to compare "
+            "(see int_replication__set_pairs for the pairs considered)"
+        )
+    preview = "\n\n".join(
+        f"![{path.name}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
+        for path in written[:4]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "plots": len(written),
+            "folder": dg.MetadataValue.path(str(folder)),
+            "preview": dg.MetadataValue.md(preview or "no pairs to plot"),
+        }
+    )

@@ -54,6 +54,16 @@ class Sources:
     file: Path
     dashboards: tuple[DashboardSource, ...]
     results: tuple[ResultsSource, ...]
+    # Which measurement sets to compare (dbt vars of int_replication__set_pairs): explicit pairs of
+    # {a_source, a_machine, b_source, b_machine}, and the shared commits needed for automatic pairs.
+    replication_pairs: tuple[dict, ...] = ()
+    replication_min_shared_commits: int = 10
+
+    def dbt_vars(self) -> dict:
+        return {
+            "replication_pairs": [dict(p) for p in self.replication_pairs],
+            "replication_min_shared_commits": self.replication_min_shared_commits,
+        }
 
     @property
     def all(self) -> tuple[DashboardSource | ResultsSource, ...]:
@@ -119,11 +129,11 @@ def _parse(file: Path, root: yaml.Node | None) -> Sources:
         raise SourcesError(f"{file}: the file is empty; expected 'dashboards:' and/or 'results:' lists")
     top = _mapping(file, root, "the sources file")
     for key_node, _ in root.value:
-        if key_node.value not in {"dashboards", "results", "github"}:
+        if key_node.value not in {"dashboards", "results", "github", "replication"}:
             raise _fail(
                 file,
                 key_node,
-                f"unknown section {key_node.value!r}; expected 'dashboards', 'results' or 'github'",
+                f"unknown section {key_node.value!r}; expected 'dashboards', 'results', 'replication' or 'github'",
             )
 
     seen: dict[str, int] = {}
@@ -131,7 +141,48 @@ def _parse(file: Path, root: yaml.Node | None) -> Sources:
         _dashboard(file, entry, seen) for entry in _entries(file, top.get("dashboards"), "dashboards")
     )
     results = tuple(_results(file, entry, seen) for entry in _entries(file, top.get("results"), "results"))
-    return Sources(file=file, dashboards=dashboards, results=results)
+    pairs, min_shared = _replication(file, top.get("replication"), seen)
+    return Sources(
+        file=file,
+        dashboards=dashboards,
+        results=results,
+        replication_pairs=pairs,
+        replication_min_shared_commits=min_shared,
+    )
+
+
+PAIR_KEYS = {"a_source", "a_machine", "b_source", "b_machine"}
+
+
+def _replication(file: Path, node: yaml.Node | None, seen: dict[str, int]) -> tuple[tuple[dict, ...], int]:
+    """replication: {pairs: [{a_source, a_machine, b_source, b_machine}, ...], min_shared_commits: N}"""
+    if node is None:
+        return (), 10
+    fields = _mapping(file, node, "'replication'")
+    for key in fields:
+        if key not in {"pairs", "min_shared_commits"}:
+            raise _fail(
+                file, fields[key], f"unknown key {key!r} in 'replication'; allowed: min_shared_commits, pairs"
+            )
+    min_shared = 10
+    if "min_shared_commits" in fields:
+        text = _scalar(file, fields["min_shared_commits"], "'min_shared_commits'")
+        if not text.isdigit():
+            raise _fail(file, fields["min_shared_commits"], "'min_shared_commits' must be a whole number")
+        min_shared = int(text)
+    pairs = []
+    for entry in _entries(file, fields.get("pairs"), "replication.pairs"):
+        pair = _mapping(file, entry, "a replication pair")
+        if set(pair) != PAIR_KEYS:
+            raise _fail(file, entry, f"a replication pair needs exactly {', '.join(sorted(PAIR_KEYS))}")
+        values = {key: _scalar(file, value, f"'{key}'") for key, value in pair.items()}
+        for side in ("a_source", "b_source"):
+            if values[side] not in seen:
+                raise _fail(
+                    file, pair[side], f"replication names {values[side]!r}, which is not a source here"
+                )
+        pairs.append(values)
+    return tuple(pairs), min_shared
 
 
 def _entries(file: Path, node: yaml.Node | None, section: str) -> list[yaml.Node]:

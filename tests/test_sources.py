@@ -77,3 +77,28 @@ def test_the_shipped_sources_files_are_valid():
     assert all(d.url.startswith("https://") for d in public.dashboards)
     demo = load_sources(root / "samples" / "sources.yml")
     assert demo.results and all(r.path.is_dir() for r in demo.results)
+
+
+def test_replication_settings_become_dbt_vars_and_name_real_sources(tmp_path):
+    file = write(
+        tmp_path,
+        """
+results:
+  - {name: a, path: x}
+  - {name: b, path: y}
+replication:
+  min_shared_commits: 5
+  pairs:
+    - {a_source: a, a_machine: m1, b_source: b, b_machine: m2}
+""",
+    )
+    assert load_sources(file).dbt_vars() == {
+        "replication_pairs": [{"a_source": "a", "a_machine": "m1", "b_source": "b", "b_machine": "m2"}],
+        "replication_min_shared_commits": 5,
+    }
+    bad = write(
+        tmp_path,
+        "results:\n  - {name: a, path: x}\nreplication:\n  pairs:\n    - {a_source: a, a_machine: m, b_source: zz, b_machine: m}\n",
+    )
+    with pytest.raises(SourcesError, match="line 5: replication names 'zz'"):
+        load_sources(bad)
