@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import duckdb
+
 from ingest.sources import db_path_from_env
 from ingest.warehouse import connect_reader
 
@@ -31,6 +33,7 @@ def summarize(db_path: Path) -> str:
             )
         quarantined = con.execute("select count(*) from raw.results_quarantine").fetchone()[0]
         lines.append(f"  quarantined files: {quarantined}")
+        lines += _improvements(con)
     finally:
         con.close()
     lines += [
@@ -42,6 +45,23 @@ def summarize(db_path: Path) -> str:
         ".sql('select benchmark, params, count(*) from fct_measurements group by all order by 3 desc limit 5'))\"",
     ]
     return "\n".join(lines)
+
+
+def _improvements(con) -> list[str]:
+    """The improving commits detection found, when it has run."""
+    try:
+        rows = con.execute(
+            """select left(commit_hash, 8), n_improved_series, round(max_speedup, 1), methods
+               from main.fct_improving_commits order by commit_date"""
+        ).fetchall()
+    except duckdb.CatalogException:
+        return ["  detection has not run: no improving commits yet"]
+    lines = [f"  improving commits found: {len(rows)}"]
+    lines += [
+        f"    {commit}  {n} series improved, up to {speedup}x ({', '.join(methods)})"
+        for commit, n, speedup, methods in rows[:10]
+    ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
