@@ -30,16 +30,25 @@ def fixture_path(*parts: str) -> Path:
     return path
 
 
-def write_sources(folder: Path, results: dict[str, Path], repos: dict[str, str] | None = None) -> Path:
-    """A sources file listing the given results folders."""
-    entries = []
-    for name, path in results.items():
-        entry = {"name": name, "path": str(path)}
+def write_sources(
+    folder: Path,
+    results: dict[str, Path],
+    repos: dict[str, str] | None = None,
+    dashboards: dict[str, Path] | None = None,
+) -> Path:
+    """A sources file listing the given results folders (and dashboard folders); repos by name."""
+
+    def entry(name: str, key: str, path: Path) -> dict:
+        listed = {"name": name, key: str(path)}
         if repos and name in repos:
-            entry["repo"] = repos[name]
-        entries.append(entry)
+            listed["repo"] = repos[name]
+        return listed
+
+    document = {"results": [entry(name, "path", path) for name, path in results.items()]}
+    if dashboards:
+        document["dashboards"] = [entry(name, "url", path) for name, path in dashboards.items()]
     file = folder / "sources.yml"
-    file.write_text(yaml.safe_dump({"results": entries}, sort_keys=False))
+    file.write_text(yaml.safe_dump(document, sort_keys=False))
     return file
 
 

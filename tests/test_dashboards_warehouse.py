@@ -5,7 +5,14 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tests.conftest import fixture_path, materialize
+from tests.conftest import fixture_path, materialize, write_sources
+
+REPOS = {
+    "django": "django/django",
+    "numpy": "numpy/numpy",
+    "django-dashboard": "django/django",
+    "numpy-dashboard": "numpy/numpy",
+}
 
 # A results env is `<tool>-py<X.Y>[-reqs]`; a dashboard does not record the tool.
 PAIRS_SQL = """
@@ -27,16 +34,14 @@ order by all
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dash_vs_results")
-    sources = folder / "sources.yml"
-    sources.write_text(
-        f"""
-results:
-  - {{name: django, path: "{fixture_path("results", "django")}", repo: django/django}}
-  - {{name: numpy, path: "{fixture_path("results", "numpy")}", repo: numpy/numpy}}
-dashboards:
-  - {{name: django-dashboard, url: "{fixture_path("dashboards", "django")}", repo: django/django}}
-  - {{name: numpy-dashboard, url: "{fixture_path("dashboards", "numpy-trimmed")}", repo: numpy/numpy}}
-"""
+    sources = write_sources(
+        folder,
+        {"django": fixture_path("results", "django"), "numpy": fixture_path("results", "numpy")},
+        REPOS,
+        dashboards={
+            "django-dashboard": fixture_path("dashboards", "django"),
+            "numpy-dashboard": fixture_path("dashboards", "numpy-trimmed"),
+        },
     )
     db = folder / "warehouse.duckdb"
     assert (

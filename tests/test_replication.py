@@ -8,21 +8,24 @@ import duckdb
 import pytest
 from scipy import stats
 
-from tests.conftest import fixture_path, materialize
+from tests.conftest import fixture_path, materialize, write_sources
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     folder = tmp_path_factory.mktemp("replication")
-    sources = folder / "sources.yml"
-    sources.write_text(
-        f"""
-results:
-  - {{name: django-results, path: "{fixture_path("results", "django")}", repo: django/django}}
-  - {{name: sympy-results, path: "{fixture_path("results", "sympy-v1")}", repo: sympy/sympy}}
-dashboards:
-  - {{name: django-dashboard, url: "{fixture_path("dashboards", "django")}", repo: django/django}}
-"""
+    sources = write_sources(
+        folder,
+        {
+            "django-results": fixture_path("results", "django"),
+            "sympy-results": fixture_path("results", "sympy-v1"),
+        },
+        {
+            "django-results": "django/django",
+            "sympy-results": "sympy/sympy",
+            "django-dashboard": "django/django",
+        },
+        dashboards={"django-dashboard": fixture_path("dashboards", "django")},
     )
     db = folder / "warehouse.duckdb"
     assert materialize(sources, db) == 0
