@@ -9,8 +9,11 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from assets.benchmark_assets import build_benchmark_definitions
+from assets.dataset_assets import build_dataset_definitions
 from assets.dbt_project import dbt_project
 from assets.detection_assets import detect_breakpoints, replication_plots
+from assets.github_assets import build_github_definitions
 from assets.ingest_assets import build_dashboard_ingest, build_results_ingest, build_source_registry
 from assets.resources import WarehouseResource
 from ingest.sources import db_path_from_env, load_sources, sources_file_from_env
@@ -31,7 +34,7 @@ def build_definitions(sources_file: Path | None = None, db_path: Path | None = N
     from assets.dbt_assets import warehouse_dbt_models  # needs the manifest
 
     raw_results_files, raw_results_check = build_results_ingest(sources)
-    return dg.Definitions(
+    core = dg.Definitions(
         assets=[
             build_source_registry(sources),
             raw_results_files,
@@ -45,6 +48,14 @@ def build_definitions(sources_file: Path | None = None, db_path: Path | None = N
             "warehouse": WarehouseResource(database=str(db_path)),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable()),
         },
+    )
+    # Each stage's module adds its own assets, checks, sensors and schedules; they share the
+    # resources above (`warehouse`, `dbt`) and add any others under their own keys.
+    return dg.Definitions.merge(
+        core,
+        build_github_definitions(sources, db_path),
+        build_benchmark_definitions(sources, db_path),
+        build_dataset_definitions(sources, db_path),
     )
 
 

@@ -1,6 +1,7 @@
 """`datasmith`: headless runs of the asset graph.
 
     datasmith materialize [--select SELECTION] [--sources FILE] [--db PATH] [--partition NAME ...]
+    datasmith score ...   (see `datasmith score --help`)
 
 materialises in-process (no Dagster daemon or webserver needed), prints progress, and exits
 non-zero when any asset or check fails.
@@ -32,7 +33,19 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--partition", action="append", help="only these partitions (source names) of partitioned assets"
     )
+    score = commands.add_parser("score", help="an optimizer's speed-ups against the human's (see datasmith.score)")
+    from datasmith.score import add_score_arguments
+
+    add_score_arguments(score)
     args = parser.parse_args(argv)
+    if args.command == "score":
+        from datasmith.score import run_score
+
+        try:
+            return run_score(args)
+        except (SourcesError, FileNotFoundError) as exc:
+            print(f"datasmith: {exc}", file=sys.stderr)
+            return 2
 
     # Our own progress lines only; the libraries' INFO logs (alembic, dagster) stay quiet.
     handler = logging.StreamHandler(sys.stderr)

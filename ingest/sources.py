@@ -1,15 +1,19 @@
 """The sources file: which dashboards and results trees the warehouse ingests.
 
-The file is YAML with two lists, ``dashboards:`` and ``results:``. Every mistake is reported with the
-file name and line, because a sources file is edited by hand and a traceback helps nobody.
+The file is YAML with two lists, ``dashboards:`` and ``results:``, and optional sections
+(``replication:`` here; ``github:``, ``benchmarks:`` and ``agent_results:`` parsed by the modules that own
+them, see ``SECTION_PARSERS``). Every mistake is reported with the file name and line, because a sources
+file is edited by hand and a traceback helps nobody.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -58,12 +62,22 @@ class Sources:
     # {a_source, a_machine, b_source, b_machine}, and the shared commits needed for automatic pairs.
     replication_pairs: tuple[dict, ...] = ()
     replication_min_shared_commits: int = 10
+    # The optional sections parsed by their own modules (SECTION_PARSERS), by section name; absent
+    # sections are absent here. Each value may offer ``dbt_vars() -> dict``.
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> Any:
+        return self.sections.get(name)
 
     def dbt_vars(self) -> dict:
-        return {
+        out: dict = {
             "replication_pairs": [dict(p) for p in self.replication_pairs],
             "replication_min_shared_commits": self.replication_min_shared_commits,
         }
+        for parsed in self.sections.values():
+            if hasattr(parsed, "dbt_vars"):
+                out.update(parsed.dbt_vars())
+        return out
 
     @property
     def all(self) -> tuple[DashboardSource | ResultsSource, ...]:
@@ -101,6 +115,16 @@ def load_sources(path: str | os.PathLike | None = None) -> Sources:
     return _parse(file, root)
 
 
+# Optional sections and the function (module:function) that parses each one. The function is called as
+# parse(file, node, seen) with the section's YAML node and the source names seen so far (name -> line)
+# and returns the parsed settings; it reports mistakes with fail_at(file, node, message).
+SECTION_PARSERS = {
+    "github": "ingest.github_sources:parse_github_section",
+    "benchmarks": "benchmark_runner.sources:parse_benchmarks_section",
+    "agent_results": "datasmith.sources:parse_agent_results_section",
+}
+
+
 def _fail(file: Path, node: yaml.Node | None, message: str) -> SourcesError:
     line = f"line {node.start_mark.line + 1}: " if node is not None else ""
     return SourcesError(f"{file}: {line}{message}")
@@ -129,12 +153,9 @@ def _parse(file: Path, root: yaml.Node | None) -> Sources:
         raise SourcesError(f"{file}: the file is empty; expected 'dashboards:' and/or 'results:' lists")
     top = _mapping(file, root, "the sources file")
     for key_node, _ in root.value:
-        if key_node.value not in {"dashboards", "results", "github", "replication"}:
-            raise _fail(
-                file,
-                key_node,
-                f"unknown section {key_node.value!r}; expected 'dashboards', 'results', 'replication' or 'github'",
-            )
+        if key_node.value not in {"dashboards", "results", "replication", *SECTION_PARSERS}:
+            known = ", ".join(repr(k) for k in ("dashboards", "results", "replication", *SECTION_PARSERS))
+            raise _fail(file, key_node, f"unknown section {key_node.value!r}; expected one of {known}")
 
     seen: dict[str, int] = {}
     dashboards = tuple(
@@ -142,12 +163,20 @@ def _parse(file: Path, root: yaml.Node | None) -> Sources:
     )
     results = tuple(_results(file, entry, seen) for entry in _entries(file, top.get("results"), "results"))
     pairs, min_shared = _replication(file, top.get("replication"), seen)
+    sections = {}
+    for name, target in SECTION_PARSERS.items():
+        node = top.get(name)
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~")):
+            continue
+        module, function = target.split(":")
+        sections[name] = getattr(importlib.import_module(module), function)(file, node, seen)
     return Sources(
         file=file,
         dashboards=dashboards,
         results=results,
         replication_pairs=pairs,
         replication_min_shared_commits=min_shared,
+        sections=sections,
     )
 
 
@@ -240,3 +269,11 @@ def _results(file: Path, node: yaml.Node, seen: dict[str, int]) -> ResultsSource
     return ResultsSource(
         name=values["name"], path=_resolve_local(file, values["path"]), repo=values.get("repo")
     )
+
+
+# The helpers section parsers use (public names for the modules in SECTION_PARSERS).
+fail_at = _fail
+mapping_of = _mapping
+scalar_of = _scalar
+entries_of = _entries
+resolve_local = _resolve_local

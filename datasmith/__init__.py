@@ -1,0 +1,1 @@
+"""DataSmith's dataset: read the warehouse as tasks (see datasmith.api)."""
