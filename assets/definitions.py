@@ -15,6 +15,7 @@ from assets.dbt_project import dbt_project
 from assets.detection_assets import detect_breakpoints, replication_plots
 from assets.github_assets import build_github_definitions
 from assets.ingest_assets import build_dashboard_ingest, build_results_ingest, build_source_registry
+from assets.partitions import partitions_sensor
 from assets.resources import WarehouseResource
 from ingest.sources import db_path_from_env, load_sources, sources_file_from_env
 
@@ -44,6 +45,7 @@ def build_definitions(sources_file: Path | None = None, db_path: Path | None = N
             replication_plots,
         ],
         asset_checks=[raw_results_check],
+        sensors=[partitions_sensor(db_path)],
         resources={
             "warehouse": WarehouseResource(database=str(db_path)),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable()),

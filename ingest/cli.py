@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--partition", action="append", help="only these partitions (source names) of partitioned assets"
     )
-    score = commands.add_parser("score", help="an optimizer's speed-ups against the human's (see datasmith.score)")
+    score = commands.add_parser(
+        "score", help="an optimizer's speed-ups against the human's (see datasmith.score)"
+    )
     from datasmith.score import add_score_arguments
 
     add_score_arguments(score)
@@ -94,54 +96,115 @@ def materialize(
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
-    known = {p for d in defs.assets or [] if d.partitions_def for p in d.partitions_def.get_partition_keys()}
-    unknown = sorted(set(partitions or ()) - known)
-    if unknown:
+    from assets.partitions import partition_keys
+
+    definitions = list(defs.assets or [])
+    dynamic = [d for d in definitions if isinstance(d.partitions_def, dg.DynamicPartitionsDefinition)]
+    static_known = {
+        p
+        for d in definitions
+        if d.partitions_def and d not in dynamic
+        for p in d.partitions_def.get_partition_keys()
+    }
+    unknown = sorted(set(partitions or ()) - static_known)
+    if unknown and not dynamic:  # dynamic keys appear while the run goes, so they are checked later
         print(
-            f"datasmith: no partition {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+            f"datasmith: no partition {', '.join(unknown)}; known: {', '.join(sorted(static_known))}",
             file=sys.stderr,
         )
         return 2
 
-    # Partitioned ingest assets run once per partition, then everything unpartitioned in one run.
-    steps: list[tuple[set, str | None]] = []
-    # A multi-asset cannot be split, so a partitioned step takes every key of its definition.
-    partitioned: set = set()
-    for definition in defs.assets or []:
-        if definition.partitions_def is None or not (set(definition.keys) & selected):
+    print(f"datasmith: {len(selected)} assets -> {db_path}", file=sys.stderr)
+    failed = runs = 0
+    seen_partitions: set[str] = set()
+    for keys, definition in _steps(graph, definitions, selected):
+        if definition is None:
+            runs += 1
+            failed += _run(dg, assets, keys, None, resources, instance, quiet, runs)
             continue
-        partitioned |= set(definition.keys)
-        for partition in definition.partitions_def.get_partition_keys():
-            if partitions is None or partition in partitions:
-                steps.append((set(definition.keys), partition))
-    if selected - partitioned:
-        steps.append((selected - partitioned, None))
-
-    print(f"datasmith: {len(selected)} assets, {len(steps)} runs -> {db_path}", file=sys.stderr)
-    failed = 0
-    for number, (keys, partition) in enumerate(steps, start=1):
-        names = (
-            ", ".join(sorted(k.to_user_string() for k in keys)) if len(keys) < 4 else f"{len(keys)} assets"
-        )
-        label = f"{names}" + (f" [{partition}]" if partition else "")
-        print(f"[{number}/{len(steps)}] {label} ...", file=sys.stderr, flush=True)
-        started = time.monotonic()
-        result = dg.materialize(
-            assets,
-            selection=dg.AssetSelection.assets(*keys),
-            partition_key=partition,
-            resources=resources,
-            instance=instance,
-            run_config=quiet,
-            raise_on_error=False,
-        )
-        _report(result, time.monotonic() - started)
-        failed += 0 if result.success else 1
+        wanted = partition_keys(definition, instance, db_path)
+        seen_partitions |= set(wanted)
+        wanted = [p for p in wanted if partitions is None or p in partitions]
+        if not wanted:
+            print(f"      {_label(keys)}: no partitions to run", file=sys.stderr)
+        for partition in wanted:
+            runs += 1
+            failed += _run(dg, assets, keys, partition, resources, instance, quiet, runs)
+    unknown = sorted(set(partitions or ()) - static_known - seen_partitions)
+    if unknown:
+        print(f"datasmith: no partition {', '.join(unknown)} was found", file=sys.stderr)
+        failed += 1
     print(
-        f"datasmith: {'done' if not failed else f'{failed} of {len(steps)} runs failed'}; warehouse {db_path}",
+        f"datasmith: {'done' if not failed else f'{failed} of {runs} runs failed'}; warehouse {db_path}",
         file=sys.stderr,
     )
     return 0 if not failed else 1
+
+
+def _steps(graph, definitions: list, selected: set):
+    """The runs, in dependency order: each partitioned definition once its upstream assets are done
+    (one run per partition; a multi-asset cannot be split, so it takes all its keys), and in between
+    one run of every unpartitioned asset that does not wait on a partitioned one. Yields
+    (keys, partitioned definition or None)."""
+    pending_defs = [d for d in definitions if d.partitions_def is not None and set(d.keys) & selected]
+    remaining = set(selected).union(*(set(d.keys) for d in pending_defs))
+    upstream = {key: _ancestors(graph, key) & remaining for key in remaining}
+    while remaining:
+        partitioned_keys = set().union(*(set(d.keys) for d in pending_defs))
+        ready = [
+            d
+            for d in pending_defs
+            if not (set().union(*(upstream[k] for k in d.keys if k in upstream)) - set(d.keys)) & remaining
+        ]
+        if ready:
+            for definition in ready:
+                pending_defs.remove(definition)
+                remaining -= set(definition.keys)
+                yield set(definition.keys), definition
+            continue
+        free = {k for k in remaining - partitioned_keys if not upstream[k] & partitioned_keys}
+        if not free:  # cannot happen in a DAG; run the rest rather than loop
+            free = remaining - partitioned_keys
+            if not free:
+                return
+        remaining -= free
+        yield free, None
+
+
+def _ancestors(graph, key) -> set:
+    seen: set = set()
+    stack = [key]
+    while stack:
+        for parent in graph.get(stack.pop()).parent_keys:
+            if parent not in seen and graph.has(parent):
+                seen.add(parent)
+                stack.append(parent)
+    return seen
+
+
+def _label(keys: set) -> str:
+    return ", ".join(sorted(k.to_user_string() for k in keys)) if len(keys) < 4 else f"{len(keys)} assets"
+
+
+def _run(dg, assets, keys, partition, resources, instance, quiet, number: int) -> int:
+    """One Dagster run; 1 when it failed."""
+    print(
+        f"[{number}] {_label(keys)}" + (f" [{partition}]" if partition else "") + " ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    started = time.monotonic()
+    result = dg.materialize(
+        assets,
+        selection=dg.AssetSelection.assets(*keys),
+        partition_key=partition,
+        resources=resources,
+        instance=instance,
+        run_config=quiet,
+        raise_on_error=False,
+    )
+    _report(result, time.monotonic() - started)
+    return 0 if result.success else 1
 
 
 def _report(result, seconds: float) -> None:
