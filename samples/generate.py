@@ -817,11 +817,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-asv", action="store_true", help="only build the git history and print its hashes"
     )
+    parser.add_argument(
+        "--clone",
+        type=Path,
+        metavar="DIR",
+        help="only rebuild the git history at DIR (the demo's local clone for reports and patches); "
+        "does nothing when DIR already holds it",
+    )
+    parser.add_argument(
+        "--agent-only",
+        action="store_true",
+        help="only measure the demo's agent results (samples/agent/, see samples/agent_results.py)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.clone is not None:
+        return write_clone(args.clone.resolve())
+    if args.agent_only:
+        from agent_results import measure_agent_results  # samples/agent_results.py, beside this file
+
+        return measure_agent_results(args.workdir)
     started = time.monotonic()
     workdir = args.workdir.resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="datasmith-sample-"))
     repo = workdir / PROJECT
@@ -853,6 +871,15 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             print(f"work dir kept: {workdir}")
+
+
+def write_clone(target: Path) -> int:
+    """The demo's history at target: the same commits (hashes) the sample was measured on."""
+    if (target / ".git").exists():
+        return 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    commits = build_history(target, history())
+    return compare_with_saved_hashes(commits)
 
 
 def compare_with_saved_hashes(commits: list[dict]) -> int:

@@ -1,0 +1,79 @@
+"""Where a repository's local clone is, and what git says about one commit in it.
+
+The GitHub stage keeps clones under ``ingest.git_clones.clones_root(db)``; without it (or before it has
+cloned anything) a clone placed at ``<warehouse folder>/clones/<owner>/<repo>`` is used, which is where
+`make demo` puts the demo's rebuilt history. No clone means no patch and no commit message: the task
+keeps its row with those fields null.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+GIT_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    subject: str
+    message: str
+    author: str
+    authored_at: str
+    committed_at: str
+    files: tuple[tuple[str, int | None, int | None], ...]  # path, additions, deletions (None: binary)
+
+
+def find_clone(db_path: Path, repo: str) -> Path | None:
+    candidates: list[Path] = []
+    try:
+        from ingest.git_clones import clone_path, clones_root  # the GitHub stage's clones, when present
+
+        candidates.append(Path(clone_path(clones_root(db_path), repo)))
+    except Exception:
+        pass
+    candidates.append(Path(db_path).resolve().parent / "clones" / repo)
+    for path in candidates:
+        if (path / ".git").exists() or (path / "HEAD").exists():
+            return path
+    return None
+
+
+def _git(clone: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-c", "core.quotepath=off", *args],
+            cwd=clone,
+            capture_output=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.decode("utf-8", errors="replace")
+
+
+def commit_info(clone: Path, sha: str) -> CommitInfo | None:
+    header = _git(clone, "show", "-s", "--format=%H%x00%s%x00%an%x00%aI%x00%cI%x00%B", sha)
+    if header is None:
+        return None
+    full, subject, author, authored, committed, message = header.split("\x00", 5)
+    numstat = _git(clone, "show", "--numstat", "--format=", "--no-renames", sha) or ""
+    files = []
+    for line in numstat.splitlines():
+        parts = line.split("\t", 2)
+        if len(parts) == 3:
+            added, deleted, path = parts
+            files.append(
+                (path, int(added) if added.isdigit() else None, int(deleted) if deleted.isdigit() else None)
+            )
+    return CommitInfo(full, subject, message.strip(), author, authored, committed, tuple(files))
+
+
+def patch(clone: Path, base: str, head: str) -> str | None:
+    """The diff from base to head (the task's whole change), as `git diff` writes it."""
+    return _git(clone, "diff", "--no-color", "--binary", f"{base}..{head}")
