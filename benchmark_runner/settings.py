@@ -1,0 +1,82 @@
+"""What one benchmark run needs to know: the repository, asv's configuration and how to run it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import json5
+
+# The original's sampling: two rounds interleaved across commits, samples appended, 2 repeats.
+DEFAULT_ASV_ARGS = ("--interleave-rounds", "--append-samples", "-a", "rounds=2", "-a", "repeat=2")
+# One thread per numeric library, so a benchmark measures the code and not the thread pool.
+STABLE_ENV = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+# The facts asv's machine.json records (`asv machine --arch ... --cpu ... --num_cpu ... --os ... --ram ...`);
+# the ones not fixed by configuration are the host's, as asv detects them.
+MACHINE_FACT_KEYS = ("arch", "cpu", "num_cpu", "os", "ram")
+
+NAME_PART = re.compile(r"[^a-z0-9_.-]+")
+
+
+def asv_command_from_env() -> tuple[str, ...]:
+    """How to start asv: DATASMITH_RUNNER_ASV (a command line) or this Python's asv module."""
+    command = os.environ.get("DATASMITH_RUNNER_ASV")
+    return tuple(shlex.split(command)) if command else (sys.executable, "-m", "asv")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    repo: str  # owner/name: names the warehouse source and the partition
+    repository: str  # a local clone (bare or not) or a git URL
+    asv_config: Path  # may live outside the repository
+    machine: str
+    work_dir: Path  # local scratch: environments, worktrees, per-job folders, asv's HOME
+    results_dir: Path  # stable output (results trees, job records, logs); may be a mounted bucket
+    jobs: int = 1
+    cores_per_job: int = 1
+    timeout_s: float = 3600.0
+    asv_args: tuple[str, ...] = DEFAULT_ASV_ARGS
+    python: str | None = None  # overrides the config's `pythons` (one version per run)
+    machine_facts: dict[str, str] = field(default_factory=dict)
+    asv_command: tuple[str, ...] = field(default_factory=lambda: asv_command_from_env())
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def source_name(self) -> str:
+        """The warehouse source the results land in: run.<owner>.<name>.<machine>, lower case."""
+        owner, name = self.repo.lower().split("/", 1)
+        parts = [NAME_PART.sub("-", p).strip("-") or "x" for p in (owner, name, self.machine.lower())]
+        return "run." + ".".join(parts)
+
+    @property
+    def source_dir(self) -> Path:
+        return self.results_dir / self.source_name
+
+    @property
+    def asv_args_hash(self) -> str:
+        return hashlib.sha256(json.dumps(list(self.asv_args)).encode()).hexdigest()[:12]
+
+    def asv_conf(self) -> dict:
+        return json5.loads(self.asv_config.read_text(encoding="utf-8"))
+
+    def python_version(self) -> str:
+        if self.python:
+            return self.python
+        pythons = self.asv_conf().get("pythons") or [f"{sys.version_info.major}.{sys.version_info.minor}"]
+        return str(pythons[0])
+
+    @property
+    def env_id(self) -> str:
+        """asv's environment name for this run (tool and Python), plus a hash of any matrix."""
+        conf = self.asv_conf()
+        env_id = f"{conf.get('environment_type', 'virtualenv')}-py{self.python_version()}"
+        matrix = conf.get("matrix") or {}
+        if matrix:
+            env_id += "-" + hashlib.sha256(json.dumps(matrix, sort_keys=True).encode()).hexdigest()[:8]
+        return env_id

@@ -1,0 +1,122 @@
+"""Helpers for the benchmark-runner tests: the demo's toy repository and a stand-in for asv.
+
+The toy repository is built by the sample generator (samples/generate.py), so its commits are the ones
+whose real asv results ship in samples/results. The stand-in asv (FAKE_ASV) answers `machine`, `setup` and
+`run` the way asv does (same files, same exit codes, `setup` exiting 1 on success as asv 0.6 does) and
+copies the sample's real result file for the commit; it lets the fast tests exercise scheduling, pinning,
+timeouts and resumption in seconds. The end-to-end test runs the real asv.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = PROJECT_ROOT / "samples"
+REPO = "datasmith-demo/fastfuncs"
+
+
+def generator():
+    spec = importlib.util.spec_from_file_location("datasmith_sample_generate", SAMPLES / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def ground_truth() -> dict:
+    return json.loads((SAMPLES / "ground_truth.json").read_text(encoding="utf-8"))
+
+
+def toy_repository(folder: Path) -> tuple[Path, Path, list[str]]:
+    """The demo repository (10 commits) and an asv config kept outside it; returns (repo, config, shas)."""
+    gen = generator()
+    repo = folder / "fastfuncs"
+    commits = gen.build_history(repo, gen.history())
+    inside = gen.write_asv_conf(repo)
+    config = folder / "asv.conf.json"
+    inside.replace(config)  # the config lives outside the repository
+    return repo, config, [c["commit"] for c in commits]
+
+
+FAKE_ASV = r"""
+import json, os, subprocess, sys, time
+from pathlib import Path
+
+SAMPLE = Path(os.environ["FAKE_ASV_SAMPLE"])
+args = sys.argv[1:]
+command = args[0]
+conf_path = args[args.index("--config") + 1] if "--config" in args else None
+conf = json.loads(Path(conf_path).read_text()) if conf_path else {}
+if command == "machine":
+    name = args[args.index("--machine") + 1]
+    path = Path(os.environ["HOME"]) / ".asv-machine.json"
+    path.write_text(json.dumps({name: {"machine": name}, "version": 1}))
+    sys.exit(0)
+if command == "setup":
+    env = Path(conf["env_dir"]) / "fakeenv"
+    env.mkdir(parents=True, exist_ok=True)
+    time.sleep(float(os.environ.get("FAKE_ASV_SETUP_S", "0.2")))
+    (env / "asv-env-info.json").write_text("{}")
+    print("[<asv.plugins.virtualenv.Virtualenv object>]")
+    sys.exit(1)  # asv 0.6 exits 1 after a successful setup
+assert command == "run", args
+sha = args[1].removesuffix("^!")
+machine = args[args.index("--machine") + 1]
+plan = json.loads(os.environ.get("FAKE_ASV_PLAN", "{}")).get(sha[:8], "ok")
+start = time.time()
+if plan == "sleep":
+    child = subprocess.Popen(["sleep", "300"])
+    Path(os.environ["FAKE_ASV_CHILD_PIDS"]).open("a").write(f"{child.pid}\n")
+    time.sleep(300)
+time.sleep(float(os.environ.get("FAKE_ASV_RUN_S", "0.5")))
+trace = {"sha": sha, "start": start, "end": time.time(), "affinity": sorted(os.sched_getaffinity(0)),
+         "cpu_affinity": args[args.index("--cpu-affinity") + 1], "env": {k: os.environ.get(k) for k in
+         ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}, "cwd": os.getcwd(),
+         "env_dir": conf["env_dir"], "benchmark_dir": conf["benchmark_dir"], "args": args}
+with open(os.environ["FAKE_ASV_TRACE"], "a") as handle:
+    handle.write(json.dumps(trace) + "\n")
+if plan == "build_failed":
+    print("·· Failed to build the project and import the benchmark suite.")
+    sys.exit(1)
+results = Path(conf["results_dir"])
+(results / machine).mkdir(parents=True, exist_ok=True)
+(results / "benchmarks.json").write_bytes((SAMPLE / "benchmarks.json").read_bytes())
+(results / machine / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
+for source in (SAMPLE / "datasmith-sample").glob(sha[:8] + "-*.json"):
+    (results / machine / source.name).write_bytes(source.read_bytes())
+sys.exit(2 if plan == "benchmark_failed" else 0)
+"""
+
+
+def fake_asv(folder: Path, monkeypatch, plan: dict[str, str] | None = None) -> Path:
+    """Install the stand-in asv for this test (DATASMITH_RUNNER_ASV); returns the trace file it appends to."""
+    script = folder / "fake_asv.py"
+    script.write_text(FAKE_ASV)
+    trace = folder / "fake_asv_trace.jsonl"
+    monkeypatch.setenv("DATASMITH_RUNNER_ASV", f"{sys.executable} {script}")
+    monkeypatch.setenv("FAKE_ASV_SAMPLE", str(SAMPLES / "results"))
+    monkeypatch.setenv("FAKE_ASV_TRACE", str(trace))
+    monkeypatch.setenv("FAKE_ASV_CHILD_PIDS", str(folder / "fake_asv_children.txt"))
+    monkeypatch.setenv("FAKE_ASV_PLAN", json.dumps(plan or {}))
+    return trace
+
+
+def read_trace(trace: Path) -> list[dict]:
+    return [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
+
+
+def write_benchmarks_sources(
+    folder: Path, targets: list[dict], results: dict[str, Path] | None = None
+) -> Path:
+    document: dict = {"benchmarks": targets}
+    if results:
+        document["results"] = [{"name": n, "path": str(p)} for n, p in results.items()]
+    file = folder / "sources.yml"
+    file.write_text(yaml.safe_dump(document, sort_keys=False))
+    return file
