@@ -91,6 +91,7 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RAW_DDL)
     con.execute(DASHBOARD_DDL)
     from datasmith.ddl import DATASET_DDL; con.execute(DATASET_DDL)  # noqa: E702, I001 - dataset stage
+    from benchmark_runner.ddl import BENCHMARK_RUNS_DDL; con.execute(BENCHMARK_RUNS_DDL)  # noqa: E702, I001 - runner
 
 
 class WarehouseLockTimeout(RuntimeError):
