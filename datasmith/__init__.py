@@ -1,1 +1,13 @@
 """DataSmith's dataset: read the warehouse as tasks (see datasmith.api)."""
+
+
+def __getattr__(name: str):
+    # Lazy: the sources-file parser imports datasmith.sources, which must not pull in pandas.
+    if name in ("Dataset", "Task"):
+        from datasmith import api
+
+        return getattr(api, name)
+    raise AttributeError(name)
+
+
+__all__ = ["Dataset", "Task"]

@@ -26,7 +26,8 @@ class CommitInfo:
     files: tuple[tuple[str, int | None, int | None], ...]  # path, additions, deletions (None: binary)
 
 
-def find_clone(db_path: Path, repo: str) -> Path | None:
+def candidate_paths(db_path: Path, repo: str) -> list[Path]:
+    """Where a clone of repo may be, in the order they are tried."""
     candidates: list[Path] = []
     try:
         from ingest.git_clones import clone_path, clones_root  # the GitHub stage's clones, when present
@@ -35,7 +36,11 @@ def find_clone(db_path: Path, repo: str) -> Path | None:
     except Exception:
         pass
     candidates.append(Path(db_path).resolve().parent / "clones" / repo)
-    for path in candidates:
+    return candidates
+
+
+def find_clone(db_path: Path, repo: str) -> Path | None:
+    for path in candidate_paths(db_path, repo):
         if (path / ".git").exists() or (path / "HEAD").exists():
             return path
     return None
