@@ -270,7 +270,7 @@ class Runner:
                 args = ["run", f"{sha}^!", "--config", str(conf), "--machine", s.machine,
                         "--cpu-affinity", format_cores(slot.cores), "--show-stderr", *s.asv_args]  # fmt: skip
                 t0 = time.monotonic()
-                code, timed_out = self._asv(args, slot, log)
+                code, timed_out = self._asv(args, slot, log, s.timeout_for(sha))
                 seconds = time.monotonic() - t0
             except Exception as exc:  # a git or file problem ends this job, not the run
                 log.write(f"\nrunner error: {exc}\n")
@@ -290,7 +290,7 @@ class Runner:
                 )
         log_text = log_path.read_text(encoding="utf-8", errors="replace")
         if timed_out:
-            status, message = "timeout", f"killed after {s.timeout_s:g} s"
+            status, message = "timeout", f"killed after {s.timeout_for(sha):g} s"
         elif BUILD_FAILURE.search(log_text):
             status, message = "build_failed", "asv could not build or install the commit"
         elif code != 0:
@@ -317,7 +317,9 @@ class Runner:
             message,
         )
 
-    def _asv(self, args: list[str], slot: _Slot, log) -> tuple[int | None, bool]:
+    def _asv(
+        self, args: list[str], slot: _Slot, log, timeout_s: float | None = None
+    ) -> tuple[int | None, bool]:
         """Run asv in its own process group, pinned to the slot's cores; kill the group on timeout."""
         log.write(f"$ asv {' '.join(args)}\n")
         log.flush()
@@ -329,7 +331,7 @@ class Runner:
         with contextlib.suppress(OSError):  # the build and asv itself stay on the slot's cores
             os.sched_setaffinity(process.pid, slot.cores)
         try:
-            return process.wait(timeout=self.settings.timeout_s), False
+            return process.wait(timeout=timeout_s or self.settings.timeout_s), False
         except subprocess.TimeoutExpired:
             _kill_group(process)
             return process.returncode, True

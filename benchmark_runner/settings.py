@@ -46,6 +46,15 @@ class RunSettings:
     machine_facts: dict[str, str] = field(default_factory=dict)
     asv_command: tuple[str, ...] = field(default_factory=lambda: asv_command_from_env())
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Per-commit timeouts (a revision prefix -> seconds) for commits known to be slow (or, in tests, to
+    # force a timeout); every other commit gets timeout_s.
+    commit_timeouts: dict[str, float] = field(default_factory=dict)
+
+    def timeout_for(self, sha: str) -> float:
+        for prefix, seconds in self.commit_timeouts.items():
+            if sha.startswith(prefix):
+                return seconds
+        return self.timeout_s
 
     @property
     def source_name(self) -> str:
