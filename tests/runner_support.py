@@ -120,3 +120,23 @@ def write_benchmarks_sources(
     file = folder / "sources.yml"
     file.write_text(yaml.safe_dump(document, sort_keys=False))
     return file
+
+
+def benchmark_job():
+    """The benchmark assets as one job, rebuilt from RUNNER_TEST_SOURCES / RUNNER_TEST_DB in every process
+    (the multiprocess executor reconstructs the job in each step's own process)."""
+    import os
+
+    import dagster as dg
+
+    from assets.benchmark_assets import build_benchmark_definitions
+    from assets.resources import WarehouseResource
+    from ingest.sources import load_sources
+
+    db = Path(os.environ["RUNNER_TEST_DB"])
+    defs = build_benchmark_definitions(load_sources(os.environ["RUNNER_TEST_SOURCES"]), db)
+    job = dg.define_asset_job("benchmark_job", selection=dg.AssetSelection.groups("benchmarks"))
+    full = dg.Definitions(
+        assets=defs.assets, jobs=[job], resources={"warehouse": WarehouseResource(database=str(db))}
+    )
+    return full.resolve_job_def("benchmark_job")

@@ -1,0 +1,90 @@
+"""The runner's Dagster assets: one dynamic partition per repository, the cores pool, and the same assets
+unchanged under the in-process and the multiprocess executors (stand-in asv; see runner_support)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from runner_support import REPO, benchmark_job, fake_asv, read_trace, toy_repository, write_benchmarks_sources
+
+from assets.benchmark_assets import CORES_POOL, PARTITIONS_NAME, build_benchmark_definitions
+from assets.resources import WarehouseResource
+from ingest.sources import load_sources
+
+KEY = "datasmith-demo.fastfuncs"
+SOURCE = "run.datasmith-demo.fastfuncs.dagster-box"
+
+
+def setup(tmp_path: Path, monkeypatch) -> tuple[Path, Path, list[str]]:
+    repo, config, shas = toy_repository(tmp_path)
+    fake_asv(tmp_path, monkeypatch)
+    target = {
+        "repo": REPO, "clone": str(repo), "asv_config": str(config), "commits": shas[:3], "machine": "dagster-box",
+        "jobs": 2, "cores_per_job": 1, "timeout_s": 60,
+    }  # fmt: skip
+    return write_benchmarks_sources(tmp_path, [target]), tmp_path / "w.duckdb", shas
+
+
+def warehouse_runs(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "select commit_hash, status from raw.benchmark_runs order by commit_hash"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_assets_per_repository_partition_in_process(tmp_path, monkeypatch):
+    sources, db, shas = setup(tmp_path, monkeypatch)
+    defs = build_benchmark_definitions(load_sources(sources), db)
+    results, runs = sorted(defs.assets, key=lambda a: a.key.to_user_string())
+    assert results.key == dg.AssetKey("benchmark_results") and runs.key == dg.AssetKey(
+        ["raw", "benchmark_runs"]
+    )
+    assert results.partitions_def.name == PARTITIONS_NAME
+    assert {results.op.pool, runs.op.pool} == {CORES_POOL, "duckdb_writer"}
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(PARTITIONS_NAME, [KEY])
+    for _ in range(2):  # the second materialisation measures nothing and loads nothing new
+        result = dg.materialize(
+            [results, runs],
+            partition_key=KEY,
+            instance=instance,
+            resources={"warehouse": WarehouseResource(database=str(db))},
+        )
+        assert result.success
+    metadata = next(m.metadata for m in result.asset_materializations_for_node("benchmark_results"))
+    assert metadata["already_measured"].value == 3 and "jobs_ok" not in metadata
+    assert warehouse_runs(db) == sorted((sha, "ok") for sha in shas[:3])
+    assert len(read_trace(tmp_path / "fake_asv_trace.jsonl")) == 3
+
+
+def test_the_same_assets_run_under_the_multiprocess_executor(tmp_path, monkeypatch):
+    sources, db, shas = setup(tmp_path, monkeypatch)
+    monkeypatch.setenv("RUNNER_TEST_SOURCES", str(sources))
+    monkeypatch.setenv("RUNNER_TEST_DB", str(db))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        instance.add_dynamic_partitions(PARTITIONS_NAME, [KEY])
+        result = dg.execute_job(
+            # each step's process imports runner_support from the tests folder and rebuilds the job
+            dg.build_reconstructable_job(
+                "runner_support",
+                benchmark_job.__name__,
+                reconstructor_working_directory=str(Path(__file__).parent),
+            ),
+            instance=instance,
+            tags={"dagster/partition": KEY},
+            run_config={"execution": {"config": {"multiprocess": {"max_concurrent": 2}}}},
+        )
+        assert result.success
+        step_pids = {e.pid for e in result.all_events if e.event_type_value == "STEP_START"}
+        assert len(step_pids) == 2 and os.getpid() not in step_pids  # each step in its own process
+        materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"benchmark_results", "raw/benchmark_runs"}
+    assert warehouse_runs(db) == sorted((sha, "ok") for sha in shas[:3])
