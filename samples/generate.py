@@ -825,6 +825,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "does nothing when DIR already holds it",
     )
     parser.add_argument(
+        "--clone-for-db",
+        type=Path,
+        metavar="DB",
+        help="like --clone, at the place the dataset stage looks for the demo's clone beside warehouse DB",
+    )
+    parser.add_argument(
         "--agent-only",
         action="store_true",
         help="only measure the demo's agent results (samples/agent/, see samples/agent_results.py)",
@@ -836,6 +842,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.clone is not None:
         return write_clone(args.clone.resolve())
+    if args.clone_for_db is not None:
+        from datasmith.clones import candidate_paths
+
+        return write_clone(candidate_paths(args.clone_for_db, GITHUB_REPO)[0].resolve())
     if args.agent_only:
         from agent_results import measure_agent_results  # samples/agent_results.py, beside this file
 
