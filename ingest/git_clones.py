@@ -1,0 +1,235 @@
+"""Bare, blob-less clones of the benchmarked projects, and the files each merged commit changed.
+
+One ``git clone --bare --filter=blob:none`` per project (a later run fetches into it) gives every commit's
+changed files and line counts from ``git diff --numstat`` against the commit's first parent (a root commit
+against the empty tree), without one API call per commit. git fetches the few blobs a diff needs on demand.
+The API's commit endpoint is used only when the project cannot be cloned at all. The clone is also what
+the benchmark runner checks out.
+
+    clones_root(db_path) -> <warehouse folder>/clones
+    clone_path(root, "owner/name") -> root / "owner__name.git"
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ingest.github_client import GitHubClient, GitHubError
+from ingest.github_store import diffed_commits, store_commit_diff
+
+BATCH = 400  # commits per `git log` call
+
+
+class CloneError(RuntimeError):
+    pass
+
+
+def clones_root(db_path: str | os.PathLike) -> Path:
+    return Path(db_path).resolve().parent / "clones"
+
+
+def clone_path(root: Path, repo_name: str) -> Path:
+    owner, name = repo_name.split("/", 1)
+    return Path(root) / f"{owner}__{name}.git"
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
+    return env
+
+
+def git(path: Path | None, *args: str, input_text: str | None = None) -> str:
+    command = ["git", "-c", "core.quotePath=false", *(["-C", str(path)] if path else []), *args]
+    done = subprocess.run(command, env=_env(), capture_output=True, text=True, input=input_text)
+    if done.returncode != 0:
+        raise CloneError(f"git {' '.join(args[:3])} failed: {done.stderr.strip()[-500:]}")
+    return done.stdout
+
+
+def ensure_clone(clone_url: str, path: Path) -> Path:
+    """A bare, blob-less clone at ``path`` (fetched up to date when it exists)."""
+    path = Path(path)
+    if (path / "HEAD").exists():
+        git(
+            path,
+            "fetch",
+            "--quiet",
+            "--prune",
+            "origin",
+            "+refs/heads/*:refs/heads/*",
+            "+refs/tags/*:refs/tags/*",
+        )
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    if partial.exists():  # a clone interrupted earlier
+        shutil.rmtree(partial)
+    git(None, "clone", "--quiet", "--bare", "--filter=blob:none", clone_url, str(partial))
+    partial.rename(path)  # only a finished clone gets the real name
+    return path
+
+
+def _empty_tree(path: Path) -> str:
+    return git(path, "hash-object", "-t", "tree", "--stdin", input_text="").strip()
+
+
+def existing_commits(path: Path, shas: Iterable[str]) -> set[str]:
+    shas = list(shas)
+    if not shas:
+        return set()
+    out = git(
+        path, "cat-file", "--batch-check=%(objectname) %(objecttype)", input_text="\n".join(shas) + "\n"
+    )
+    return {line.split()[0] for line in out.splitlines() if line.endswith(" commit")}
+
+
+def _unquote(path: str) -> str:
+    if len(path) >= 2 and path[0] == path[-1] == '"':
+        return (
+            path[1:-1]
+            .encode("latin-1", "backslashreplace")
+            .decode("unicode_escape")
+            .encode("latin-1")
+            .decode()
+        )
+    return path
+
+
+def _count(text: str) -> int | None:
+    return None if text == "-" else int(text)
+
+
+def changed_files_batch(path: Path, shas: list[str]) -> dict[str, tuple[str | None, list[tuple]]]:
+    """sha -> (first parent or None, [(path, additions, deletions)]) for commits in the clone."""
+    out: dict[str, tuple[str | None, list[tuple]]] = {}
+    for start in range(0, len(shas), BATCH):
+        chunk = shas[start : start + BATCH]
+        text = git(
+            path, "log", "--no-walk=unsorted", "--diff-merges=first-parent", "--numstat", "--no-renames",
+            "--format=tformat:@@%H %P", *chunk,
+        )  # fmt: skip
+        current = None
+        for line in text.splitlines():
+            if line.startswith("@@"):
+                sha, *parents = line[2:].split()
+                current = sha
+                out[sha] = (parents[0] if parents else None, [])
+            elif line and current:
+                added, deleted, name = line.split("\t", 2)
+                out[current][1].append((_unquote(name), _count(added), _count(deleted)))
+    return out
+
+
+def changed_files(path: Path, sha: str) -> list[tuple[str, int | None, int | None]]:
+    """The files ``sha`` changed against its first parent (the empty tree for a root commit)."""
+    parents = git(path, "rev-list", "--parents", "-n", "1", sha).split()
+    base = parents[1] if len(parents) > 1 else _empty_tree(path)
+    files = []
+    for line in git(path, "diff", "--numstat", "--no-renames", base, sha).splitlines():
+        added, deleted, name = line.split("\t", 2)
+        files.append((_unquote(name), _count(added), _count(deleted)))
+    return files
+
+
+@dataclass
+class ChangedFilesReport:
+    repo_name: str
+    method: str = "clone"
+    commits_read: int = 0
+    commits_missing: int = 0
+    commits_already_read: int = 0
+    api_requests: int = 0
+    files: int = 0
+    clone_error: str | None = None
+
+    def summary(self) -> str:
+        extra = f" (clone failed: {self.clone_error})" if self.clone_error else ""
+        return (
+            f"{self.repo_name}: changed files of {self.commits_read} commits via {self.method}{extra}, "
+            f"{self.files} files; {self.commits_already_read} already read, {self.commits_missing} not found"
+        )
+
+
+def collect_changed_files(
+    con: duckdb.DuckDBPyConnection,
+    repo_name: str,
+    clone_url: str,
+    clone_dir: Path,
+    commits: list[str],
+    client: GitHubClient | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+    refresh: bool = True,
+) -> ChangedFilesReport:
+    """Read (once) the changed files of ``commits`` into raw.github_commit_files / github_commit_diffs.
+    ``refresh=False`` uses an existing clone as it is (the caller has just fetched it)."""
+    report = ChangedFilesReport(repo_name)
+    done = diffed_commits(con, repo_name)
+    wanted = [sha for sha in dict.fromkeys(commits) if sha not in done]
+    report.commits_already_read = len(set(commits)) - len(wanted)
+    if not wanted:
+        return report
+    try:
+        path = (
+            clone_dir
+            if not refresh and (Path(clone_dir) / "HEAD").exists()
+            else ensure_clone(clone_url, clone_dir)
+        )
+    except CloneError as exc:
+        report.clone_error = str(exc)
+        if client is None:
+            raise
+        report.method = "api"
+        _from_api(con, client, repo_name, wanted, report, progress)
+        return report
+    present = existing_commits(path, wanted)
+    diffs = changed_files_batch(path, [sha for sha in wanted if sha in present])
+    for sha in wanted:
+        if sha not in diffs:
+            report.commits_missing += 1
+            store_commit_diff(con, repo_name, sha, None, "missing", clone_url, [], "not in the clone")
+            continue
+        parent, files = diffs[sha]
+        store_commit_diff(con, repo_name, sha, parent, "clone", clone_url, files)
+        report.commits_read += 1
+        report.files += len(files)
+    progress(report.summary())
+    return report
+
+
+def _from_api(
+    con, client: GitHubClient, repo_name: str, shas: list[str], report: ChangedFilesReport, progress
+):
+    for index, sha in enumerate(shas, 1):
+        files: list[tuple] = []
+        parent = None
+        url = f"/repos/{repo_name}/commits/{sha}"
+        try:
+            for page in client.pages(url, {"per_page": 100}):
+                report.api_requests += 1
+                if not page.ok:
+                    raise GitHubError(f"{page.status} {page.message}")
+                body = page.json()
+                parent = (body.get("parents") or [{}])[0].get("sha")
+                # every page repeats the commit and lists more of its files
+                files += [
+                    (f["filename"], f.get("additions"), f.get("deletions")) for f in body.get("files", [])
+                ]
+        except GitHubError as exc:
+            report.commits_missing += 1
+            store_commit_diff(
+                con, repo_name, sha, None, "missing", client.url(url), [], client.redact(str(exc))
+            )
+            continue
+        store_commit_diff(con, repo_name, sha, parent, "api", client.url(url), files)
+        report.commits_read += 1
+        report.files += len(files)
+        if index % 100 == 0:
+            progress(f"{repo_name}: changed files of {index}/{len(shas)} commits from the API")
