@@ -35,7 +35,11 @@ def candidate_paths(db_path: Path, repo: str) -> list[Path]:
         candidates.append(Path(clone_path(clones_root(db_path), repo)))
     except Exception:
         pass
-    candidates.append(Path(db_path).resolve().parent / "clones" / repo)
+    root = Path(db_path).resolve().parent / "clones"
+    owner, _, name = repo.partition("/")
+    for path in (root / f"{owner}__{name}.git", root / repo):  # the GitHub stage's layout, then a plain one
+        if path not in candidates:
+            candidates.append(path)
     return candidates
 
 
