@@ -88,3 +88,40 @@ def test_the_same_assets_run_under_the_multiprocess_executor(tmp_path, monkeypat
         materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"benchmark_results", "raw/benchmark_runs"}
     assert warehouse_runs(db) == sorted((sha, "ok") for sha in shas[:3])
+
+
+K8S = Path(__file__).resolve().parent.parent / "deploy" / "k8s"
+
+
+def test_k8s_pods_get_guaranteed_whole_cpus():
+    import yaml
+
+    config = yaml.safe_load((K8S / "run_config.yaml").read_text())["execution"]["config"]
+    resources = config["step_k8s_config"]["container_config"]["resources"]
+    assert resources["requests"] == resources["limits"]  # Guaranteed QoS class
+    assert float(
+        resources["requests"]["cpu"]
+    ).is_integer()  # whole CPUs: exclusive under the static CPU manager
+    instance = yaml.safe_load((K8S / "dagster.yaml").read_text())
+    assert instance["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_k8s_job_uses_the_kubernetes_executor(tmp_path, monkeypatch):
+    import importlib.util
+
+    import pytest
+    import yaml
+
+    executor = pytest.importorskip("dagster_k8s").k8s_job_executor
+    sources, db, _ = setup(tmp_path, monkeypatch)
+    monkeypatch.setenv("DATASMITH_SOURCES", str(sources))
+    monkeypatch.setenv("DATASMITH_DB", str(db))
+    spec = importlib.util.spec_from_file_location("datasmith_k8s_definitions", K8S / "definitions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    job = module.defs().resolve_job_def("benchmark_k8s_job")
+    assert job.executor_def.name == executor.name and job.partitions_def.name == PARTITIONS_NAME
+    from dagster._config import process_config
+
+    config = yaml.safe_load((K8S / "run_config.yaml").read_text())["execution"]["config"]
+    assert process_config(executor.config_schema.config_type, config).success
