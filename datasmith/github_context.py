@@ -53,11 +53,11 @@ def pull_request_for(con: duckdb.DuckDBPyConnection, repo: str, commit_sha: str)
     by_commit = ""
     if {"repo_name", "commit_sha", "pr_number"} <= relation_columns(con, "commits_filtered"):
         by_commit = """or pr.pr_number in (
-            select pr_number from main.commits_filtered where repo_name = $repo and commit_sha = $sha)"""
+            select pr_number from main.commits_filtered where lower(repo_name) = lower($repo) and commit_sha = $sha)"""
     row = con.execute(
         f"""select pr.pr_number, pr.merge_commit_sha {"".join(", " + s for s in selected)}
             from main.dim_pull_requests as pr
-            where pr.repo_name = $repo and (pr.merge_commit_sha = $sha {by_commit})
+            where lower(pr.repo_name) = lower($repo) and (pr.merge_commit_sha = $sha {by_commit})
             order by pr.merge_commit_sha = $sha desc, pr.pr_number
             limit 1""",
         {"repo": repo, "sha": commit_sha},
@@ -84,7 +84,7 @@ def changed_files_for(
         return None
     rows = con.execute(
         """select path, additions, deletions from main.fct_commit_files
-           where repo_name = $repo and commit_sha = $sha order by path""",
+           where lower(repo_name) = lower($repo) and commit_sha = $sha order by path""",
         {"repo": repo, "sha": commit_sha},
     ).fetchall()
     return [tuple(row) for row in rows] or None

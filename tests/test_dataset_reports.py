@@ -108,10 +108,11 @@ def test_a_known_pull_request_brings_its_description_labels_and_every_comment_pa
     sha = "84667a7876402eefa084da47674d67c2315a6116"
     pull = github_fixture("pull.json")
     # The OpenAPI pull request, landed as the demo's fib commit: only merge_commit_sha and base.sha replaced.
+    # (Replaces the GitHub stage's empty mart: same contract columns, plus merged_by_login.)
     parent = git(clone, "rev-parse", f"{sha}^").strip()
     with connect_writer(db) as con:
         con.execute(
-            """create table main.dim_pull_requests as select
+            """create or replace table main.dim_pull_requests as select
                  'datasmith-demo/fastfuncs' as repo_name, ?::bigint as pr_number, ? as title, ? as body,
                  ?::varchar[] as labels, ? as author_login, ? as merged_by_login, ?::timestamptz as merged_at,
                  ? as merge_commit_sha, ? as base_sha, ? as base_ref, ? as head_sha, ? as html_url""",
