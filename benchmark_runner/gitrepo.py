@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -57,6 +58,8 @@ def resolve_commit(clone: Path, commit: str) -> str | None:
 def checkout_worktree(clone: Path, worktree: Path, commit: str) -> None:
     """Put ``commit`` into ``worktree`` (created on first use, detached, reused for later commits)."""
     with _worktree_lock:
+        if (worktree / ".git").exists() and _common_dir(worktree) != _common_dir(clone):
+            shutil.rmtree(worktree)  # left by an earlier run on another clone of the repository
         if not (worktree / ".git").exists():
             git(clone, "worktree", "prune")
             worktree.parent.mkdir(parents=True, exist_ok=True)
@@ -64,3 +67,7 @@ def checkout_worktree(clone: Path, worktree: Path, commit: str) -> None:
             return
     git(worktree, "checkout", "--quiet", "--force", "--detach", commit)
     git(worktree, "clean", "-qfdx")
+
+
+def _common_dir(path: Path) -> str:
+    return git(path, "rev-parse", "--path-format=absolute", "--git-common-dir")

@@ -310,3 +310,26 @@ def test_run_source_name_may_not_clash(tmp_path):
     )
     with pytest.raises(SourcesError, match=r"line 5: results source 'run.a.b.m' is already used \(line 2\)"):
         load_sources(file)
+
+
+def test_bare_clone_and_url(tmp_path, toy, monkeypatch):
+    trace_file = fake_asv(tmp_path, monkeypatch)
+    repo, _, shas = toy
+    bare = tmp_path / "bare.git"
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(repo), str(bare)], check=True)
+    from_bare = run_benchmarks(settings(tmp_path, toy, repository=str(bare)), shas[:1])
+    assert from_bare.counts == {"ok": 1}
+    url = settings(tmp_path, toy, repository=bare.as_uri(), results_dir=tmp_path / "out2")
+    from_url = run_benchmarks(url, shas[1:2])
+    assert from_url.counts == {"ok": 1}
+    assert (
+        tmp_path / "work" / "clones" / f"{url.source_name}.git" / "objects"
+    ).is_dir()  # its own bare clone
+    worktrees = {run["cwd"] for run in read_trace(trace_file)}
+    assert all((Path(w) / "benchmarks" / "bench_core.py").is_file() for w in worktrees)
+    # the second run checked out its commits from its own clone, not from the first run's worktree
+    common = subprocess.run(
+        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        cwd=next(iter(worktrees)), capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert Path(common) == tmp_path / "work" / "clones" / f"{url.source_name}.git"
