@@ -255,6 +255,8 @@ class Runner:
             try:
                 checkout_worktree(self.clone, slot.worktree, sha)
                 conf = self._job_conf(slot, job_dir)
+                # An environment left by an earlier run of this target is reused as it is (asv checks it).
+                slot.env_ready = slot.env_ready or any(slot.env_dir.glob("*/asv-env-info.json"))
                 if not slot.env_ready:
                     t0 = time.monotonic()
                     code, timed_out = self._asv(["setup", "--config", str(conf)], slot, log)

@@ -126,6 +126,7 @@ def test_statuses_timeout_kills_the_group_and_others_finish(tmp_path, toy, monke
     assert sorted(again.skipped) == sorted([shas[0], shas[4]])
     assert sorted(r.commit for r in again.records) == sorted(shas[1:4])
     assert again.counts == {"ok": 3}
+    assert all(r.env_build_seconds == 0 for r in again.records)  # the slots' environments were reused
 
 
 def test_skip_if_done_depends_on_machine_environment_and_arguments(tmp_path, toy, monkeypatch):
