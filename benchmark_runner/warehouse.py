@@ -128,7 +128,7 @@ def filtered_commits(con: duckdb.DuckDBPyConnection, repo: str, latest: int) -> 
             "select column_name from information_schema.columns where table_name = 'commits_filtered'"
         ).fetchall()
     }
-    order = next((c for c in ("committed_at", "commit_date", "authored_at", "date") if c in columns), None)
+    order = next((c for c in ("merged_at", "committed_at", "commit_date", "date") if c in columns), None)
     order_sql = f"{order} desc nulls last, commit_sha" if order else "commit_sha"
     rows = con.execute(
         f"select commit_sha from commits_filtered where repo_name = ? order by {order_sql} limit ?",

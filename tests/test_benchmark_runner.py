@@ -334,3 +334,18 @@ def test_bare_clone_and_url(tmp_path, toy, monkeypatch):
         cwd=next(iter(worktrees)), capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert Path(common) == tmp_path / "work" / "clones" / f"{url.source_name}.git"
+
+
+def test_from_commits_filtered_reads_the_latest_n(tmp_path):
+    from benchmark_runner.warehouse import filtered_commits
+
+    con = duckdb.connect()
+    with pytest.raises(LookupError, match="no commits_filtered table yet"):
+        filtered_commits(con, REPO, 2)
+    con.execute("create table commits_filtered (repo_name varchar, commit_sha varchar, merged_at timestamp)")
+    con.execute(
+        """insert into commits_filtered values (?, 'a', '2024-01-01'), (?, 'c', '2024-01-03'),
+           (?, 'b', '2024-01-02'), ('other/repo', 'z', '2024-02-01')""",
+        [REPO, REPO, REPO],
+    )
+    assert filtered_commits(con, REPO, 2) == ["b", "c"]  # the latest two, oldest first
