@@ -59,12 +59,17 @@ def load_tasks(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
 
 
-def series_points(con: duckdb.DuckDBPyConnection, series_id: str) -> list[tuple]:
-    return con.execute(
-        """select position, commit_hash, commit_date, value from intermediate.int_series__points
-           where series_id = ? order by position""",
-        [series_id],
+def series_points(con: duckdb.DuckDBPyConnection, series_ids: list[str]) -> dict[str, list[tuple]]:
+    """The points of these series, in order, by series (one query: int_series__points is a view)."""
+    rows = con.execute(
+        """select series_id, position, commit_hash, commit_date, value from intermediate.int_series__points
+           where list_contains($ids, series_id) order by series_id, position""",
+        {"ids": series_ids},
     ).fetchall()
+    points: dict[str, list[tuple]] = {}
+    for series_id, *point in rows:
+        points.setdefault(series_id, []).append(tuple(point))
+    return points
 
 
 def _fmt(value: float | None) -> str:
@@ -175,27 +180,26 @@ def plot_series(points: list[tuple], commit_hash: str, title: str, path: Path) -
     """A small PNG of the series around the change (the improving commit marked)."""
     if not points:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     at = next((i for i, p in enumerate(points) if p[1] == commit_hash), len(points) // 2)
     window = points[max(0, at - PLOT_WINDOW) : at + PLOT_WINDOW + 1]
     xs = [p[0] for p in window]
     ys = [p[3] for p in window]
-    fig, ax = plt.subplots(figsize=(5, 2.6), dpi=80)
+    fig = Figure(figsize=(5, 2.6), dpi=80)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     ax.plot(xs, ys, marker="o", markersize=3, linewidth=1)
     ax.axvline(points[at][0] - 0.5, color="tab:red", linestyle="--", linewidth=1, label=commit_hash[:8])
     ax.set_yscale("log")
     ax.set_xlabel("position in series")
     ax.set_ylabel("value")
-    ax.set_title(title, fontsize=8)
+    ax.set_title(title if len(title) <= 70 else title[:69] + "…", fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    plt.close(fig)
     return path
 
 
@@ -212,6 +216,7 @@ def build_reports(
     out_dir.mkdir(parents=True, exist_ok=True)
     built: list[TaskReport] = []
     tasks = load_tasks(con)
+    points = series_points(con, [t["top_series_id"] for t in tasks])
     for done, task in enumerate(tasks, start=1):
         repo, sha = task["repo"], task["commit_hash"]
         pr = pull_request_for(con, repo, sha)
@@ -226,7 +231,7 @@ def build_reports(
         if coverage_for is not None:
             coverage_commit, file_coverage = coverage_for(repo, sha, [f[0] for f in files])
         plot_path = plot_series(
-            series_points(con, task["top_series_id"]),
+            points.get(task["top_series_id"], []),
             sha,
             f"{task['top_benchmark']} ({task['workloads'][0]['params'] or 'no params'})",
             out_dir / f"{task_id}.png",
