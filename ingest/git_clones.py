@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.github_client import GitHubClient, GitHubError
-from ingest.github_store import diffed_commits, store_commit_diff
+from ingest.github_store import diffed_commits, store_commit_diff, store_commit_diffs
 
 BATCH = 400  # commits per `git log` call
 
@@ -191,15 +191,17 @@ def collect_changed_files(
         return report
     present = existing_commits(path, wanted)
     diffs = changed_files_batch(path, [sha for sha in wanted if sha in present])
+    rows = []
     for sha in wanted:
         if sha not in diffs:
             report.commits_missing += 1
-            store_commit_diff(con, repo_name, sha, None, "missing", clone_url, [], "not in the clone")
+            rows.append((sha, None, "missing", clone_url, [], "not in the clone"))
             continue
         parent, files = diffs[sha]
-        store_commit_diff(con, repo_name, sha, parent, "clone", clone_url, files)
+        rows.append((sha, parent, "clone", clone_url, files, None))
         report.commits_read += 1
         report.files += len(files)
+    store_commit_diffs(con, repo_name, rows)
     progress(report.summary())
     return report
 

@@ -228,6 +228,44 @@ def diffed_commits(con: duckdb.DuckDBPyConnection, repo_name: str) -> set[str]:
     return {sha for (sha,) in rows}
 
 
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple], chunk: int = 500) -> None:
+    """Many rows in a few statements (one INSERT per row costs milliseconds each)."""
+    if not rows:
+        return
+    width = len(rows[0])
+    one = "(" + ", ".join(["?"] * width) + ")"
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        con.execute(
+            f"insert into raw.{table} values " + ", ".join([one] * len(part)),
+            [value for row in part for value in row],
+        )
+
+
+def store_commit_diffs(con: duckdb.DuckDBPyConnection, repo_name: str, diffs: list[tuple]) -> None:
+    """(commit_sha, parent_sha, method, source, files [(path, additions, deletions)], error) per commit;
+    a commit already recorded as missing is not recorded as missing again."""
+    already_missing = {
+        sha
+        for (sha,) in con.execute(
+            "select commit_sha from raw.github_commit_diffs where repo_name = ? and method = 'missing'",
+            [repo_name],
+        ).fetchall()
+    }
+    stamp = now()
+    file_rows, diff_rows = [], []
+    for sha, parent, method, source, files, error in diffs:
+        if method == "missing" and sha in already_missing:
+            continue
+        listing = "\n".join(f"{a}\t{d}\t{p}" for p, a, d in files)
+        file_rows += [(repo_name, sha, path, added, deleted, stamp) for path, added, deleted in files]
+        diff_rows.append(
+            (repo_name, sha, parent, method, source, len(files), sha256_of(listing), error, stamp)
+        )
+    _insert_rows(con, "github_commit_files", file_rows)
+    _insert_rows(con, "github_commit_diffs", diff_rows)
+
+
 def store_commit_diff(
     con: duckdb.DuckDBPyConnection,
     repo_name: str,
@@ -238,22 +276,4 @@ def store_commit_diff(
     files: list[tuple[str, int | None, int | None]],
     error: str | None = None,
 ) -> None:
-    if (
-        method == "missing"
-        and con.execute(
-            "select 1 from raw.github_commit_diffs where repo_name = ? and commit_sha = ? and method = 'missing'",
-            [repo_name, commit_sha],
-        ).fetchone()
-    ):
-        return
-    stamp = now()
-    listing = "\n".join(f"{a}\t{d}\t{p}" for p, a, d in files)
-    if files:
-        con.executemany(
-            "insert into raw.github_commit_files values (?, ?, ?, ?, ?, ?)",
-            [(repo_name, commit_sha, path, added, deleted, stamp) for path, added, deleted in files],
-        )
-    con.execute(
-        "insert into raw.github_commit_diffs values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [repo_name, commit_sha, parent_sha, method, source, len(files), sha256_of(listing), error, stamp],
-    )
+    store_commit_diffs(con, repo_name, [(commit_sha, parent_sha, method, source, files, error)])
