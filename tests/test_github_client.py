@@ -92,8 +92,9 @@ def test_remaining_zero_on_a_success_makes_the_next_request_wait_first(server, c
     assert clock.now() - before > 3000
 
 
-def test_secondary_limit_with_retry_after_is_honoured(server, clock):
-    server.inject(r"/pulls", secondary_limit(retry_after=75))
+@pytest.mark.parametrize("status", [403, 429])
+def test_secondary_limit_with_retry_after_is_honoured(server, clock, status):
+    server.inject(r"/pulls", secondary_limit(retry_after=75, status=status))
     with client_for(server, clock) as client:
         response = client.get("/repos/octo/widgets/pulls")
     assert response.status == 200

@@ -3,6 +3,9 @@ repository built from the demo sample; then a second run that costs only 304s an
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import duckdb
 import pytest
 
@@ -24,7 +27,8 @@ def pipeline(tmp_path_factory):
     monkeypatch.setenv("GH_TOKEN", TOKEN)
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     db = folder / "warehouse.duckdb"
-    with world.server:
+    stderr = io.StringIO()
+    with world.server, contextlib.redirect_stderr(stderr):
         sources = write_github_sources(folder, world.server.url, ALL_REPOS, discover=True, min_stars=1)
         first_code = materialize(sources, db)
         first_requests = list(world.server.requests)
@@ -40,7 +44,7 @@ def pipeline(tmp_path_factory):
     monkeypatch.undo()
     yield {
         "world": world, "db": db, "codes": (first_code, second_code), "first": first_requests,
-        "second": second_requests, "counts_after_first": counts_after_first,
+        "second": second_requests, "counts_after_first": counts_after_first, "stderr": stderr.getvalue(),
     }  # fmt: skip
 
 
@@ -110,5 +114,7 @@ def test_a_second_run_is_answered_304_and_adds_nothing(pipeline):
     assert len(second) <= len(first)
 
 
-def test_the_token_never_reaches_the_warehouse(pipeline):
+def test_the_token_never_reaches_the_warehouse_or_the_output(pipeline):
     assert TOKEN.encode() not in pipeline["db"].read_bytes()
+    assert "github discovery" in pipeline["stderr"] or "candidate repositories" in pipeline["stderr"]
+    assert TOKEN not in pipeline["stderr"]
