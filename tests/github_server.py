@@ -16,12 +16,12 @@ Behaviours a test switches on:
     server.limits["core"] = 2                                    # or a small budget that runs out
 
 Extending: ``server.add_route(regex, handler)``; ``handler(request, match) -> Reply``; use ``json_reply`` and
-``paginated`` for the usual shapes (later routes win). ``server.requests`` lists every request seen.
+``server.paginated(request, items)`` for the usual shapes (later routes win; ``/repositories/{id}/...`` is
+answered as ``/repos/{owner}/{name}/...``). ``server.requests`` lists every request seen, with its status.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import json
@@ -499,19 +499,24 @@ class FakeGitHub:
         last = max(1, -(-min(len(hits), 1000) // per_page))
         return json_reply(body, headers=_links(self.url, "/search/code", request.query, page, last))
 
+    def paginated(self, request: Request, items: list, link_path: str | None = None) -> Reply:
+        """One page of a list endpoint (``per_page`` at most 100, ``page``), with GitHub's Link header;
+        ``link_path`` is the path the Link URLs use (GitHub's switch to /repositories/{id}/...)."""
+        per_page = min(100, int(request.query.get("per_page", 30)))
+        page = int(request.query.get("page", 1))
+        last = max(1, -(-len(items) // per_page))
+        page_items = items[(page - 1) * per_page : page * per_page]
+        return json_reply(
+            page_items, headers=_links(self.url, link_path or request.path, request.query, page, last)
+        )
+
     def _pulls(self, request: Request, match: re.Match) -> Reply:
         repo, error = self._repo_or_error(match.group(1), git_route=False)
         if error:
             return error
         state = request.query.get("state", "open")
         pulls = [p for p in repo.pulls if state == "all" or p["state"] == state]
-        per_page = min(100, int(request.query.get("per_page", 30)))
-        page = int(request.query.get("page", 1))
-        last = max(1, -(-len(pulls) // per_page))
-        items = pulls[(page - 1) * per_page : page * per_page]
-        return json_reply(
-            items, headers=_links(self.url, f"/repositories/{repo.id}/pulls", request.query, page, last)
-        )
+        return self.paginated(request, pulls, f"/repositories/{repo.id}/pulls")
 
     def _commit(self, request: Request, match: re.Match) -> Reply:
         repo, error = self._repo_or_error(match.group(1), git_route=True)
@@ -612,7 +617,3 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-
-def contents_b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
