@@ -34,7 +34,19 @@ class DiscussionFetcher:
         return Discussion(
             comments=self.all_pages(f"/repos/{repo}/issues/{pr_number}/comments"),
             reviews=self.all_pages(f"/repos/{repo}/pulls/{pr_number}/reviews"),
+            merged_by=self.merged_by(f"/repos/{repo}/pulls/{pr_number}"),
         )
+
+    def merged_by(self, path: str) -> str | None:
+        """Who merged the pull request: only GET /pulls/{n} says (not the list the marts come from)."""
+        try:
+            response = self.client.get(path)
+        except GitHubError as exc:
+            log.warning(f"github: {path}: {exc}")
+            return None
+        body = response.json() if response.ok else None
+        merged_by = body.get("merged_by") if isinstance(body, dict) else None
+        return merged_by.get("login") if isinstance(merged_by, dict) else None
 
     def all_pages(self, path: str) -> list[dict]:
         items: list[dict] = []

@@ -27,6 +27,7 @@ PLOT_WINDOW = 12  # points either side of the change shown in the plot
 class Discussion:
     comments: list[dict] = field(default_factory=list)  # GitHub issue comments (all pages)
     reviews: list[dict] = field(default_factory=list)  # pull request reviews (all pages)
+    merged_by: str | None = None  # from the pull request itself (the GitHub marts do not carry it)
 
 
 @dataclass
@@ -227,6 +228,8 @@ def build_reports(
         base = pr.base_sha if pr and pr.base_sha else f"{sha}^"
         diff = patch(clone, base, sha) if clone else None
         discussion = discussion_for(repo, pr.number) if (pr and discussion_for) else Discussion()
+        if pr and not pr.merged_by and discussion.merged_by:
+            pr.merged_by = discussion.merged_by
         coverage_commit, file_coverage = (None, {})
         if coverage_for is not None:
             coverage_commit, file_coverage = coverage_for(repo, sha, [f[0] for f in files])

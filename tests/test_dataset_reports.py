@@ -92,6 +92,7 @@ def serve_discussion(server: FixtureServer, repo: str, number: int) -> int:
         server.add(path, response["body"], headers=headers)
         total += len(response["body"])
     server.add(f"/repos/{repo}/pulls/{number}/reviews", github_fixture("pull_reviews.json"))
+    server.add(f"/repos/{repo}/pulls/{number}", github_fixture("pull.json"))
     return total
 
 
@@ -108,16 +109,16 @@ def test_a_known_pull_request_brings_its_description_labels_and_every_comment_pa
     sha = "84667a7876402eefa084da47674d67c2315a6116"
     pull = github_fixture("pull.json")
     # The OpenAPI pull request, landed as the demo's fib commit: only merge_commit_sha and base.sha replaced.
-    # (Replaces the GitHub stage's empty mart: same contract columns, plus merged_by_login.)
+    # (Replaces the GitHub stage's empty mart, same columns; who merged it comes from GET /pulls/{n}.)
     parent = git(clone, "rev-parse", f"{sha}^").strip()
     with connect_writer(db) as con:
         con.execute(
             """create or replace table main.dim_pull_requests as select
                  'datasmith-demo/fastfuncs' as repo_name, ?::bigint as pr_number, ? as title, ? as body,
-                 ?::varchar[] as labels, ? as author_login, ? as merged_by_login, ?::timestamptz as merged_at,
+                 ?::varchar[] as labels, ? as author_login, ?::timestamptz as merged_at,
                  ? as merge_commit_sha, ? as base_sha, ? as base_ref, ? as head_sha, ? as html_url""",
             [pull["number"], pull["title"], pull["body"], [lab["name"] for lab in pull["labels"]], pull["user"]["login"],
-             pull["merged_by"]["login"], pull["merged_at"], sha, parent, pull["base"]["ref"], pull["head"]["sha"],
+             pull["merged_at"], sha, parent, pull["base"]["ref"], pull["head"]["sha"],
              pull["html_url"]],
         )  # fmt: skip
     with FixtureServer() as server:
@@ -135,7 +136,8 @@ def test_a_known_pull_request_brings_its_description_labels_and_every_comment_pa
     assert n_comments == 7
     task_id, number, title, labels, merged_by, comments, reviews, patch = row
     assert task_id == f"datasmith-demo_fastfuncs_{pull['number']}"
-    assert (number, title, labels, merged_by) == (pull["number"], pull["title"], ["bug"], "octocat")
+    assert (number, title, labels) == (pull["number"], pull["title"], ["bug"])
+    assert merged_by == pull["merged_by"]["login"]
     assert (comments, reviews) == (n_comments, len(github_fixture("pull_reviews.json")))
     assert patch == git(clone, "diff", "--no-color", "--binary", f"{parent}..{sha}")
     markdown = (tmp_path / "reports" / f"{task_id}.md").read_text()
