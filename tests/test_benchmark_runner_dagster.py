@@ -18,7 +18,7 @@ KEY = "datasmith-demo.fastfuncs"
 SOURCE = "run.datasmith-demo.fastfuncs.dagster-box"
 
 
-def setup(tmp_path: Path, monkeypatch) -> tuple[Path, Path, list[str]]:
+def benchmark_project(tmp_path: Path, monkeypatch) -> tuple[Path, Path, list[str]]:
     repo, config, shas = toy_repository(tmp_path)
     fake_asv(tmp_path, monkeypatch)
     target = {
@@ -39,7 +39,7 @@ def warehouse_runs(db: Path) -> list[tuple]:
 
 
 def test_assets_per_repository_partition_in_process(tmp_path, monkeypatch):
-    sources, db, shas = setup(tmp_path, monkeypatch)
+    sources, db, shas = benchmark_project(tmp_path, monkeypatch)
     defs = build_benchmark_definitions(load_sources(sources), db)
     results, runs = sorted(defs.assets, key=lambda a: a.key.to_user_string())
     assert results.key == dg.AssetKey("benchmark_results") and runs.key == dg.AssetKey(
@@ -64,7 +64,7 @@ def test_assets_per_repository_partition_in_process(tmp_path, monkeypatch):
 
 
 def test_the_same_assets_run_under_the_multiprocess_executor(tmp_path, monkeypatch):
-    sources, db, shas = setup(tmp_path, monkeypatch)
+    sources, db, shas = benchmark_project(tmp_path, monkeypatch)
     monkeypatch.setenv("RUNNER_TEST_SOURCES", str(sources))
     monkeypatch.setenv("RUNNER_TEST_DB", str(db))
     home = tmp_path / "dagster_home"
@@ -113,7 +113,7 @@ def test_k8s_job_uses_the_kubernetes_executor(tmp_path, monkeypatch):
     import yaml
 
     executor = pytest.importorskip("dagster_k8s").k8s_job_executor
-    sources, db, _ = setup(tmp_path, monkeypatch)
+    sources, db, _ = benchmark_project(tmp_path, monkeypatch)
     monkeypatch.setenv("DATASMITH_SOURCES", str(sources))
     monkeypatch.setenv("DATASMITH_DB", str(db))
     spec = importlib.util.spec_from_file_location("datasmith_k8s_definitions", K8S / "definitions.py")
