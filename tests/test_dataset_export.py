@@ -47,7 +47,7 @@ def as_set(workloads) -> set:
     return {tuple(w[f] for f in WORKLOAD_FIELDS) for w in workloads}
 
 
-def test_every_reader_loads_the_same_tasks_and_they_match_the_marts(demo):
+def test_every_reader_loads_the_same_tasks_and_they_match_the_marts(demo, tmp_path):
     folder = demo.parent / "dataset"
     expected = improvements_by_task(demo)
     improving = {row[0] for row in marts(demo, "select commit_hash from main.fct_improving_commits")}
@@ -61,7 +61,9 @@ def test_every_reader_loads_the_same_tasks_and_they_match_the_marts(demo):
     lines = [json.loads(line) for line in (folder / "tasks.jsonl").read_text().splitlines()]
     from datasets import load_dataset
 
-    hub = load_dataset("parquet", data_files=str(folder / "tasks.parquet"), split="train")
+    hub = load_dataset(
+        "parquet", data_files=str(folder / "tasks.parquet"), split="train", cache_dir=str(tmp_path)
+    )
 
     assert table.num_rows == len(frame) == len(from_duckdb) == len(lines) == hub.num_rows == len(expected)
     for row in table.to_pylist():
@@ -101,12 +103,14 @@ def test_patch_is_the_commits_diff_from_the_clone(demo):
         assert row["base_commit"] == git(clone, "rev-parse", f"{row['commit_hash']}^").strip()
 
 
-def test_card_header_describes_the_files_as_datasets_reads_them(demo):
+def test_card_header_describes_the_files_as_datasets_reads_them(demo, tmp_path):
     folder = demo.parent / "dataset"
     header = read_card_header(folder)
     from datasets import Features, load_dataset
 
-    hub = load_dataset("parquet", data_files=str(folder / "tasks.parquet"), split="train")
+    hub = load_dataset(
+        "parquet", data_files=str(folder / "tasks.parquet"), split="train", cache_dir=str(tmp_path)
+    )
     assert Features._from_yaml_list(header["dataset_info"]["features"]) == hub.features
     configs = {c["config_name"]: c["data_files"][0]["path"] for c in header["configs"]}
     assert configs.pop("default") == "tasks.parquet"
