@@ -24,8 +24,11 @@ manifest: bootstrap
 	@$(RUN) python -c "from assets.dbt_project import ensure_manifest; ensure_manifest()"
 
 demo: manifest
+	@$(RUN) python samples/generate.py --clone-for-db $(DEMO_DB)
 	$(RUN) datasmith materialize --sources $(DEMO_SOURCES) --db $(DEMO_DB)
 	@$(RUN) python -m ingest.summary --db $(DEMO_DB)
+	$(RUN) datasmith score --db $(DEMO_DB)
+	@echo "reports: artifacts/reports/   dataset: artifacts/dataset/ (tasks.parquet, tasks.jsonl, README.md)"
 
 test: manifest
 	$(RUN) ruff check .
@@ -46,6 +49,9 @@ bench: manifest
 	$(RUN) python bench/run.py
 	$(RUN) python bench/dashboards.py
 	$(RUN) python -m detection.bench
+	$(RUN) python bench/github.py
+	$(RUN) python bench/runner.py
+	$(RUN) python -m datasmith.bench
 
 sample: bootstrap
 	$(RUN) python samples/generate.py
