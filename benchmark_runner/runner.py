@@ -96,7 +96,7 @@ class Runner:
         self.work = settings.work_dir.resolve()
         self.source_dir = settings.source_dir.resolve()
         self.env_name = settings.env_id
-        self.home = self.work / "home"
+        self.home = self.work / "home" / settings.source_name
 
     # ---------------------------------------------------------------------------------------------
     def run(self, commits: list[str], skip: set[str] | frozenset[str] = frozenset()) -> RunReport:
@@ -147,11 +147,11 @@ class Runner:
         return todo
 
     # ---------------------------------------------------------------------------------------------
-    def _env(self) -> dict[str, str]:
+    def _env(self, home: Path | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         real_home = Path.home()
         env.update(
-            HOME=str(self.home),  # asv keeps its machine file in ~/.asv-machine.json
+            HOME=str(home or self.home),  # asv keeps its machine file in ~/.asv-machine.json
             XDG_CONFIG_HOME=os.environ.get("XDG_CONFIG_HOME", str(real_home / ".config")),
             XDG_CACHE_HOME=os.environ.get("XDG_CACHE_HOME", str(real_home / ".cache")),
             PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
@@ -184,6 +184,13 @@ class Runner:
         detected = {k: str(v) for k, v in Machine.get_defaults().items() if k in MACHINE_FACT_KEYS}
         stored[s.machine] = {**detected, **stored.get(s.machine, {}), **s.machine_facts, "machine": s.machine}
         write_atomic(machine_file, json.dumps(stored, indent=4).encode())
+
+    def _slot_home(self, slot: _Slot) -> Path:
+        """Each slot's own HOME: asv rewrites ~/.asv-machine.json (truncate, then write) every time it
+        loads it, so two asv processes sharing one would now and then read it half-written."""
+        home = self.home / f"slot-{slot.index}"
+        write_atomic(home / ".asv-machine.json", (self.home / ".asv-machine.json").read_bytes())
+        return home
 
     def _job_conf(self, slot: _Slot, job_dir: Path) -> Path:
         conf = self.settings.asv_conf()
@@ -327,7 +334,7 @@ class Runner:
         log.flush()
         process = subprocess.Popen(
             [*self.settings.asv_command, *args],
-            cwd=slot.worktree, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
+            cwd=slot.worktree, env=self._env(self._slot_home(slot)), stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         with contextlib.suppress(OSError):  # the build and asv itself stay on the slot's cores

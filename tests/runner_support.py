@@ -78,7 +78,8 @@ time.sleep(float(os.environ.get("FAKE_ASV_RUN_S", "0.5")))
 trace = {"sha": sha, "start": start, "end": time.time(), "affinity": sorted(os.sched_getaffinity(0)),
          "cpu_affinity": args[args.index("--cpu-affinity") + 1], "env": {k: os.environ.get(k) for k in
          ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}, "cwd": os.getcwd(),
-         "env_dir": conf["env_dir"], "benchmark_dir": conf["benchmark_dir"], "args": args}
+         "env_dir": conf["env_dir"], "benchmark_dir": conf["benchmark_dir"], "args": args,
+         "home": os.environ["HOME"]}
 with open(os.environ["FAKE_ASV_TRACE"], "a") as handle:
     handle.write(json.dumps(trace) + "\n")
 if plan == "build_failed":

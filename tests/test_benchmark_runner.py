@@ -87,6 +87,9 @@ def test_parallel_pinned_jobs_reuse_one_environment_per_slot(tmp_path, toy, monk
     ]
     assert overlapping
     assert all(a["env_dir"] != b["env_dir"] and a["cwd"] != b["cwd"] for a, b in overlapping)
+    # nor a HOME: asv rewrites ~/.asv-machine.json whenever it reads it
+    assert all(a["home"] != b["home"] for a, b in overlapping)
+    assert all(json.loads((Path(run["home"]) / ".asv-machine.json").read_text())["fake-box"] for run in trace)
     assert len({run["env_dir"] for run in trace}) == 2  # one environment per slot, reused across commits
     built = [r for r in report.records if r.env_build_seconds > 0]
     assert len(built) == 2  # one `asv setup` per slot, reported apart from the benchmark time
