@@ -22,7 +22,7 @@ from ingest.github_pulls import collect_pull_requests, merged_pull_requests
 from ingest.github_sources import GitHubSettings
 from ingest.github_store import diffed_commits
 from ingest.sources import Sources
-from ingest.warehouse import connect_reader, writer_lock
+from ingest.warehouse import WarehouseLockTimeout, connect_reader, writer_lock
 
 log = logging.getLogger("datasmith")
 PARTITIONS_NAME = "github_repos"
@@ -33,14 +33,14 @@ def valid_repositories(db_path: Path) -> list[str]:
     if not Path(db_path).exists():
         return []
     try:
-        with writer_lock(db_path):  # a reader must not meet a half-written file
+        with writer_lock(db_path, timeout_s=30):  # a reader must not meet a half-written file
             con = connect_reader(db_path)
             try:
                 rows = con.execute("select repo_name from main.repos_valid order by stars_rank").fetchall()
                 return [name for (name,) in rows]
             finally:
                 con.close()
-    except duckdb.Error:
+    except (duckdb.Error, WarehouseLockTimeout):  # not built yet, or busy: the next sync finds them
         return []
 
 
