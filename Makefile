@@ -39,7 +39,8 @@ lint: bootstrap
 	$(RUN) ruff format --check .
 
 dev: manifest
-	DATASMITH_SOURCES=$(DEMO_SOURCES) DATASMITH_DB=$(DEMO_DB) $(RUN) dagster dev
+	@mkdir -p artifacts/dagster_home && cp deploy/local/dagster.yaml artifacts/dagster_home/dagster.yaml
+	DAGSTER_HOME=$(abspath artifacts/dagster_home) DATASMITH_SOURCES=$(DEMO_SOURCES) DATASMITH_DB=$(DEMO_DB) $(RUN) dagster dev
 
 docs: manifest
 	DATASMITH_DB=$(abspath $(DEMO_DB)) $(RUN) dbt docs generate --profiles-dir . --target-path target

@@ -65,3 +65,24 @@ def test_dynamic_keys_are_read_when_their_step_comes(tmp_path):
     # keys are only ever added: a second sync with one more repository keeps the first two
     (tmp_path / REPOS_FILE_NAME).write_text("c/three\n")
     assert sorted(partition_keys(defs.assets[1], instance, db)) == ["a/one", "b/two", "c/three"]
+
+
+def test_the_dev_instance_holds_every_pool_to_one_step(tmp_path, monkeypatch):
+    """`make dev` runs with deploy/local/dagster.yaml: duckdb_writer and benchmark_cores take one step at a time."""
+    from pathlib import Path
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    config = Path(__file__).resolve().parent.parent / "deploy" / "local" / "dagster.yaml"
+    (home / "dagster.yaml").write_text(config.read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = dg.DagsterInstance.get()
+    try:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        storage = instance.event_log_storage
+        for pool in ("duckdb_writer", "benchmark_cores"):
+            # what Dagster does the first time a step claims a pool without an explicit limit
+            storage.initialize_concurrency_limit_to_default(pool)
+            assert storage.get_concurrency_info(pool).slot_count == 1
+    finally:
+        instance.dispose()
