@@ -89,6 +89,19 @@ class _Slot:
     env_ready: bool = False
 
 
+@dataclass
+class _Job:
+    """One commit's job on one slot: what its record needs however the job ends."""
+
+    run_id: str
+    sha: str
+    slot: _Slot
+    log_rel: str
+    dir: Path
+    started_at: datetime
+    env_build: float = 0.0
+
+
 class Runner:
     def __init__(self, settings: RunSettings, progress: Progress | None = None):
         self.settings = settings
@@ -251,30 +264,28 @@ class Runner:
     def _job(self, slot: _Slot, sha: str) -> JobRecord:
         s = self.settings
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-        log_rel = f"logs/{sha}-{run_id}.log"
-        log_path = self.source_dir / log_rel
+        job = _Job(
+            run_id=run_id, sha=sha, slot=slot, log_rel=f"logs/{sha}-{run_id}.log",
+            dir=self.work / "jobs" / s.source_name / f"slot-{slot.index}", started_at=_now(),
+        )  # fmt: skip
+        log_path = self.source_dir / job.log_rel
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        job_dir = self.work / "jobs" / s.source_name / f"slot-{slot.index}"
-        shutil.rmtree(job_dir, ignore_errors=True)
-        started_at = _now()
-        env_build = 0.0
+        shutil.rmtree(job.dir, ignore_errors=True)
         with open(log_path, "w", encoding="utf-8") as log:
             try:
                 checkout_worktree(self.clone, slot.worktree, sha)
-                conf = self._job_conf(slot, job_dir)
+                conf = self._job_conf(slot, job.dir)
                 # An environment left by an earlier run of this target is reused as it is (asv checks it).
                 slot.env_ready = slot.env_ready or any(slot.env_dir.glob("*/asv-env-info.json"))
                 if not slot.env_ready:
                     t0 = time.monotonic()
                     code, timed_out = self._asv(["setup", "--config", str(conf)], slot, log)
-                    env_build = time.monotonic() - t0
+                    job.env_build = time.monotonic() - t0
                     # `asv setup` exits 1 even when it succeeds (it returns its environment list to
                     # sys.exit), so success is judged by the environment asv leaves behind.
                     if timed_out or not any(slot.env_dir.glob("*/asv-env-info.json")):
-                        return self._finish(
-                            run_id, sha, "timeout" if timed_out else "build_failed", started_at, env_build, 0.0,
-                            code, slot, log_rel, [], job_dir, "asv setup failed: see the log",
-                        )  # fmt: skip
+                        status = "timeout" if timed_out else "build_failed"
+                        return self._finish(job, status, "asv setup failed: see the log", code=code)
                     slot.env_ready = True
                 args = ["run", f"{sha}^!", "--config", str(conf), "--machine", s.machine,
                         "--cpu-affinity", format_cores(slot.cores), "--show-stderr", *s.asv_args]  # fmt: skip
@@ -283,20 +294,7 @@ class Runner:
                 seconds = time.monotonic() - t0
             except Exception as exc:  # a git or file problem ends this job, not the run
                 log.write(f"\nrunner error: {exc}\n")
-                return self._finish(
-                    run_id,
-                    sha,
-                    "build_failed",
-                    started_at,
-                    env_build,
-                    0.0,
-                    None,
-                    slot,
-                    log_rel,
-                    [],
-                    job_dir,
-                    str(exc),
-                )
+                return self._finish(job, "build_failed", str(exc))
         log_text = log_path.read_text(encoding="utf-8", errors="replace")
         if timed_out:
             status, message = "timeout", f"killed after {s.timeout_for(sha):g} s"
@@ -308,23 +306,10 @@ class Runner:
             status, message = "ok", ""
         published: list[str] = []
         if status in ("ok", "benchmark_failed"):
-            published = publish_results(job_dir / "results", self.source_dir, s.machine)
+            published = publish_results(job.dir / "results", self.source_dir, s.machine)
             if not published:
                 status, message = "benchmark_failed", "asv wrote no result file"
-        return self._finish(
-            run_id,
-            sha,
-            status,
-            started_at,
-            env_build,
-            seconds,
-            code,
-            slot,
-            log_rel,
-            published,
-            job_dir,
-            message,
-        )
+        return self._finish(job, status, message, seconds=seconds, code=code, published=published)
 
     def _asv(
         self, args: list[str], slot: _Slot, log, timeout_s: float | None = None
@@ -361,28 +346,17 @@ class Runner:
         )  # fmt: skip
 
     def _finish(
-        self,
-        run_id,
-        sha,
-        status,
-        started_at,
-        env_build,
-        seconds,
-        code,
-        slot,
-        log_rel,
-        published,
-        job_dir,
-        message,
-    ):
+        self, job: _Job, status: str, message: str, *, seconds=0.0, code=None, published=()
+    ) -> JobRecord:
+        published = list(published)
         record = self._record(
-            sha, status, slot, log_rel, started_at=started_at, env_build_seconds=round(env_build, 3),
-            benchmark_seconds=round(seconds, 3), exit_code=code, results_paths=published, message=message,
-            install_seconds=_install_seconds(self.source_dir, published),
+            job.sha, status, job.slot, job.log_rel, started_at=job.started_at,
+            env_build_seconds=round(job.env_build, 3), benchmark_seconds=round(seconds, 3), exit_code=code,
+            results_paths=published, message=message, install_seconds=_install_seconds(self.source_dir, published),
         )  # fmt: skip
-        record.run_id = run_id
+        record.run_id = job.run_id
         write_record(self.source_dir, record)  # after the results: a record never points at missing files
-        shutil.rmtree(job_dir, ignore_errors=True)
+        shutil.rmtree(job.dir, ignore_errors=True)
         return record
 
 
