@@ -93,13 +93,16 @@ def _month_mask(table, month: str):
 
 
 def _licenses(con: duckdb.DuckDBPyConnection, repos: tuple[str, ...]) -> dict[str, str | None]:
-    """SPDX ids from the GitHub stage's repositories mart when it has them; None when unknown."""
+    """Each task repository's license (an SPDX id, or GitHub's NOASSERTION) from the GitHub stage's
+    repos_valid, matched by name case-insensitively; None when the stage has none for it (or did not run)."""
     found: dict[str, str | None] = dict.fromkeys(repos)
-    columns = relation_columns(con, "dim_repositories")
-    if {"repo_name", "license"} <= columns:
-        for repo, spdx in con.execute("select repo_name, license from main.dim_repositories").fetchall():
-            if repo in found:
-                found[repo] = spdx
+    if {"repo_name", "license_spdx"} <= relation_columns(con, "repos_valid"):
+        by_name = {
+            repo.lower(): spdx
+            for repo, spdx in con.execute("select repo_name, license_spdx from main.repos_valid").fetchall()
+        }
+        for repo in repos:
+            found[repo] = by_name.get(repo.lower())
     return found
 
 
@@ -133,8 +136,7 @@ def dataset_card(table, months: list[str], licenses: dict[str, str | None]) -> s
         "dataset_info": {"features": hub_features(table), "splits": [{"name": "test", "num_examples": table.num_rows}]},
     }  # fmt: skip
     license_rows = "\n".join(
-        f"| `{repo}` | {spdx or 'unknown: check the repository before redistributing'} |"
-        for repo, spdx in sorted(licenses.items())
+        f"| `{repo}` | {_license_cell(spdx)} |" for repo, spdx in sorted(licenses.items())
     )
     return f"""---
 {yaml.safe_dump(header, sort_keys=False, allow_unicode=True)}---
@@ -173,6 +175,14 @@ from datasets import load_dataset
 tasks = load_dataset("parquet", data_files="tasks.parquet", split="train")
 ```
 """
+
+
+def _license_cell(spdx: str | None) -> str:
+    if not spdx:
+        return "unknown: check the repository before redistributing"
+    if spdx == "NOASSERTION":  # GitHub found a license it could not identify
+        return "NOASSERTION (a license GitHub could not identify): check the repository before redistributing"
+    return spdx
 
 
 def _size_category(n: int) -> str:

@@ -1,12 +1,12 @@
 """A fake GitHub REST API on 127.0.0.1 for tests and the bench, fed with real GitHub bodies.
 
 Every body starts from a real response in $DATASMITH_FIXTURES/github (OpenAPI examples, recordings, error
-bodies). Where a response must describe a repository the test built (its name, stars, default branch, the
-commit shas of its pull requests, its files), the fixture body is copied and ONLY those fields are replaced;
-each place that does so says which fields. The server also keeps GitHub's rules: ``Link`` pagination (the
-next URL switches to the ``/repositories/{id}/...`` form, as GitHub's does), ``per_page`` at most 100, the
-422 past the first 1,000 search hits, ETags with 304 on ``If-None-Match`` (a 304 costs no quota),
-``X-RateLimit-*`` per resource on a clock the test controls, and code search only with a token.
+bodies). Where a response must describe a repository the test built (its name, stars, default branch, its
+license, the commit shas of its pull requests, its files), the fixture body is copied and ONLY those fields
+are replaced; each place that does so says which fields. The server also keeps GitHub's rules: ``Link``
+pagination (the next URL switches to the ``/repositories/{id}/...`` form, as GitHub's does), ``per_page`` at
+most 100, the 422 past the first 1,000 search hits, ETags with 304 on ``If-None-Match`` (a 304 costs no
+quota), ``X-RateLimit-*`` per resource on a clock the test controls, and code search only with a token.
 
 Behaviours a test switches on:
     server.inject(r"/pulls", secondary_limit(retry_after=60))   # next request matching the regex
@@ -160,6 +160,9 @@ class FakeRepo:
     commits: dict[str, list[dict]] = field(default_factory=dict)  # sha -> [{filename, additions, deletions}]
     status: str | None = None  # not_found | blocked | empty (git routes only)
     truncated_tree: bool = False  # the recursive tree says truncated: true
+    # GitHub's `license` object: "recorded" keeps the recording's (LGPL-3.0); None is GitHub's null for a
+    # repository without a detected license; or a real license object (e.g. fixture("repo.json")["license"])
+    license: dict | str | None = "recorded"
 
 
 def pull_request(
@@ -376,7 +379,11 @@ class FakeGitHub:
         repo, error = self._repo_or_error(match.group(1), git_route=False)
         if error:
             return error
-        # The 2023 recording with the fields naming the test's repository replaced.
+        return json_reply(self.repo_body(repo))
+
+    def repo_body(self, repo: FakeRepo) -> dict:
+        """The metadata body served for repo: the 2023 recording with the fields describing the test's
+        repository replaced (names, urls, fork/parent, archived, disabled, stars, branch, pushed_at, license)."""
         body = copy.deepcopy(_TEMPLATES["repo"])
         owner, name = repo.full_name.split("/")
         body.update(
@@ -403,7 +410,9 @@ class FakeGitHub:
         else:
             body.pop("parent", None)
             body.pop("source", None)
-        return json_reply(body)
+        if repo.license != "recorded":
+            body["license"] = copy.deepcopy(repo.license)
+        return body
 
     def _tree(self, request: Request, match: re.Match) -> Reply:
         repo, error = self._repo_or_error(match.group(1), git_route=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.github_server import FakeClock, FakeGitHub, FakeRepo, pull_request
+from tests.github_server import FakeClock, FakeGitHub, FakeRepo, fixture, pull_request
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "datasmith-demo/fastfuncs"
@@ -88,16 +88,19 @@ def build_world(folder: Path, clock: FakeClock | None = None) -> World:
     )
     project.pulls = [*merged, unmerged, maintenance]
 
-    # A benchmark repository for another project (like django/django-asv), and that project.
+    # A benchmark repository for another project (like django/django-asv), and that project. Their licenses
+    # differ (the benchmarks under OpenAPI's MIT example, the project with none detected: GitHub's null), so
+    # the project's own license is seen to win over its benchmark repository's.
     server.add_repo(
         FakeRepo(
             "bench-org/widgets-asv",
             id=2001,
             stars=3,
             files={"asv/asv.conf.json": asv_config("https://github.com/widget-co/widgets.git", "benchmarks")},
+            license=fixture("repo.json")["license"],
         )
     )
-    server.add_repo(FakeRepo("widget-co/widgets", id=2002, stars=80, default_branch="develop"))
+    server.add_repo(FakeRepo("widget-co/widgets", id=2002, stars=80, default_branch="develop", license=None))
     # A re-upload of fastfuncs under another name (not a GitHub fork): same benchmarked project.
     server.add_repo(
         FakeRepo(

@@ -74,6 +74,27 @@ def test_repos_valid_and_every_drop_with_its_reason(pipeline):
     ) == [("bench-org/widgets-asv", "develop")]
 
 
+def served_spdx(world, repo: str) -> str | None:
+    """The license's spdx_id in the metadata body the fake GitHub serves for repo (None: GitHub's null)."""
+    license_ = world.server.repo_body(world.server.repo_for(repo)).get("license")
+    return license_["spdx_id"] if license_ else None
+
+
+def test_each_valid_project_carries_its_own_license(pipeline):
+    world = pipeline["world"]
+    got = dict(rows(pipeline["db"], "select repo_name, license_spdx from main.repos_valid"))
+    assert got == {repo: served_spdx(world, repo) for repo in world.expected_valid}
+    # not vacuous: one project with a license as served (the recording's), one with GitHub's null
+    assert got[PROJECT] is not None and got[PROJECT] == served_spdx(world, PROJECT)
+    assert got["widget-co/widgets"] is None
+    # the benchmark repository's own license is served, and is not the project's
+    assert served_spdx(world, "bench-org/widgets-asv") is not None
+    # a dropped repository without a project keeps its own license
+    dropped = dict(rows(pipeline["db"], "select github_repo, license_spdx from main.repos_dropped"))
+    assert dropped["plain/noconfig"] == served_spdx(world, "plain/noconfig") is not None
+    assert dropped["gone/missing"] is None
+
+
 def test_merged_pull_requests_into_the_default_branch_only(pipeline):
     world = pipeline["world"]
     got = rows(

@@ -38,6 +38,7 @@ located as (
         coalesce(r.is_archived, false)                                       as is_archived,
         coalesce(r.is_disabled, false)                                       as is_disabled,
         r.stars                                                              as repo_stars,
+        r.license_spdx                                                       as repo_license_spdx,
         coalesce(f.failure, tf.failure)                                      as failure,
         cfg.config_path,
         cfg.asv_repo,
@@ -73,6 +74,12 @@ judged as (
         p.default_branch as project_default_branch,
         p.clone_url      as project_clone_url,
         p.full_name      as project_full_name,
+        -- The license of what the dataset holds (the project's code and pull requests): the benchmarked
+        -- project's own metadata decides, even when GitHub detected no license there (null), because a
+        -- separate benchmark repository's license (django/django-asv's) covers its benchmarks, not the
+        -- project. The hosting repository's stands in only when the stage has no metadata for the project
+        -- (none named, or it is inaccessible); such rows are always dropped, so repos_valid holds projects' own.
+        case when p.repo_key is not null then p.license_spdx else w.repo_license_spdx end as license_spdx,
         case
             when w.failure is not null then 'inaccessible: ' || w.failure
             when not w.has_metadata then 'inaccessible: no metadata'
@@ -129,6 +136,7 @@ select
     config_path                                                                as asv_config_path,
     case when config_folder = '' then bench_dir else config_folder || '/' || bench_dir end as benchmark_dir,
     project_clone_url                                                          as clone_url,
+    license_spdx,
     stars_rank,
     found_by,
     asv_repo,

@@ -14,7 +14,7 @@ parsed as (
         json_transform(content, '{
             "full_name": "VARCHAR", "fork": "BOOLEAN", "archived": "BOOLEAN", "disabled": "BOOLEAN",
             "stargazers_count": "BIGINT", "default_branch": "VARCHAR", "pushed_at": "VARCHAR",
-            "clone_url": "VARCHAR", "parent": {"full_name": "VARCHAR"}
+            "clone_url": "VARCHAR", "parent": {"full_name": "VARCHAR"}, "license": {"spdx_id": "VARCHAR"}
         }') as repo
     from latest
 )
@@ -31,6 +31,9 @@ select
     repo.default_branch                     as default_branch,
     try_cast(repo.pushed_at as timestamp)   as pushed_at,
     repo.clone_url                          as clone_url,
+    -- GitHub's license detection: 'NOASSERTION' when it found a license it does not recognise (kept as
+    -- is), null when it found none (the JSON null, or no `license` key in older answers)
+    repo.license.spdx_id                    as license_spdx,
     url                                     as metadata_url,
     fetched_at                              as metadata_fetched_at
 from parsed
