@@ -41,6 +41,10 @@ def _models_in_manifest(names: tuple[str, ...]) -> list[str]:
 def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions:
     section = sources.section("agent_results")
     agent_entries = section.entries if section is not None else ()
+    # The pull requests in the GitHub marts came from the sources file's GitHub API: their comments,
+    # reviews and merger must come from the same one (not GITHUB_API_URL or api.github.com).
+    github = sources.section("github")
+    github_api_url = github.api_url if github is not None else None
 
     @dg.multi_asset(
         name="raw_agent_results",
@@ -94,7 +98,7 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
 
         folder = Path(warehouse.database).resolve().parent / "reports"
         codecov = CodecovClient.from_env() if config.coverage else None
-        fetcher = DiscussionFetcher() if config.fetch_discussion else None
+        fetcher = DiscussionFetcher(api_url=github_api_url) if config.fetch_discussion else None
         try:
             with warehouse.get_connection() as con:
                 reports = build_reports(

@@ -2,8 +2,9 @@
 
 Used by the commit reports for tasks whose pull request is known. Requests go through the GitHub stage's
 client (ingest.github_client: token from GH_TOKEN/GITHUB_TOKEN/tokens.env, never logged; primary and
-secondary rate limits; retries). GITHUB_API_URL moves the API (tests point it at a local fake). A page that
-cannot be had ends that list with what was read and a warning: the report is still written.
+secondary rate limits; retries). The API is the one the pull requests came from: the sources file's
+`github: api_url` (the commit_reports asset passes it), else GITHUB_API_URL, else api.github.com. A page
+that cannot be had ends that list with what was read and a warning: the report is still written.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ task keeps its row with null pull-request fields.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -73,8 +74,16 @@ def pull_request_for(con: duckdb.DuckDBPyConnection, repo: str, commit_sha: str)
     )
     values["labels"] = list(values.get("labels") or [])
     if values.get("merged_at") is not None:
-        values["merged_at"] = str(values["merged_at"])
+        values["merged_at"] = utc_text(values["merged_at"])
     return PullRequest(**values)
+
+
+def utc_text(moment: datetime | str) -> str:
+    """A time as text that names its zone. The GitHub marts keep GitHub's UTC times as timestamps without a
+    zone; written bare, a later cast to timestamptz would read them in the session's local zone."""
+    if isinstance(moment, datetime):
+        return str(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
+    return str(moment)
 
 
 def changed_files_for(
