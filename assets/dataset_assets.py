@@ -134,7 +134,8 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
         )
 
     @dg.asset(
-        deps=["fct_tasks", "fct_commit_reports"],
+        # repos_valid, when the GitHub stage is defined, gives the card each repository's license
+        deps=["fct_tasks", "fct_commit_reports", *_models_in_manifest(("repos_valid",))],
         group_name="dataset",
         kinds={"python", "parquet"},
         pool="duckdb_writer",

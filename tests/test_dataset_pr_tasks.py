@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from datasmith.export import _license_cell, _licenses, read_card_header
 from tests.conftest import fixture_path, materialize
 from tests.github_server import fixture, json_reply
 from tests.github_support import PROJECT, PROJECT_ROOT, build_world
@@ -86,9 +87,10 @@ def run(tmp_path_factory):
             with urllib.request.urlopen(listing) as response:
                 served = {p["merge_commit_sha"]: p for p in json.load(response)}
             requests = list(world.server.requests)
+            license_served = world.server.repo_body(project)["license"]
     finally:
         monkeypatch.undo()
-    return {"db": db, "code": code, "served": served, "requests": requests}
+    return {"db": db, "code": code, "served": served, "requests": requests, "license": license_served}
 
 
 def write_sources(folder: Path, api_url: str) -> Path:
@@ -198,3 +200,48 @@ def test_the_discussion_comes_from_the_api_the_sources_file_names(run):
 
 def test_the_token_never_reaches_the_warehouse(run):
     assert TOKEN.encode() not in run["db"].read_bytes()
+
+
+# The dataset card names each source repository's license as the GitHub stage recorded it: the one in the
+# metadata body the fake served (a real recording's), carried through repos_valid.
+
+
+def test_the_card_names_the_license_github_served_for_the_project(run):
+    con = duckdb.connect(str(run["db"]), read_only=True)
+    try:
+        assert con.execute("select repo_name, license_spdx from main.repos_valid").fetchall() == [
+            (PROJECT, run["license"]["spdx_id"])
+        ]
+        tasks = con.execute("select count(*) from main.fct_tasks where repo = ?", [PROJECT]).fetchone()[0]
+    finally:
+        con.close()
+    assert tasks  # the card is about real tasks of that repository
+    card = (run["db"].parent / "dataset" / "README.md").read_text(encoding="utf-8")
+    licenses = card.split("## Licenses\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in licenses.splitlines() if line.startswith("| `")]
+    assert rows == [f"| `{PROJECT}` | {run['license']['spdx_id']} |"]
+    assert "unknown" not in licenses
+    header = read_card_header(run["db"].parent / "dataset")
+    # per-repository licensing: the hub field says `other` and points at the table
+    assert header["license"] == "other" and header["license_name"] == "per-repository"
+    assert "see below" in header["license_details"]
+
+
+def test_names_match_case_insensitively_and_an_unknown_repository_stays_unknown(run):
+    con = duckdb.connect(str(run["db"]), read_only=True)
+    try:
+        found = _licenses(con, ("DataSmith-Demo/FastFuncs", "someone/elsewhere"))
+    finally:
+        con.close()
+    assert found == {"DataSmith-Demo/FastFuncs": run["license"]["spdx_id"], "someone/elsewhere": None}
+    assert _license_cell(None).startswith("unknown")
+    unrecognised = _license_cell("NOASSERTION")  # GitHub's answer for a license it cannot identify
+    assert unrecognised.startswith("NOASSERTION") and "check the repository" in unrecognised
+
+
+def test_without_the_github_stage_every_license_reads_unknown(tmp_path):
+    con = duckdb.connect(str(tmp_path / "empty.duckdb"))
+    try:
+        assert _licenses(con, (PROJECT,)) == {PROJECT: None}
+    finally:
+        con.close()
