@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 import duckdb
 
 from ingest.github_client import GitHubClient, GitHubError, GitHubResponse
-from ingest.github_sources import GitHubSettings
+from ingest.github_sources import DEFAULT_SEARCH_QUERY, GitHubSettings
 from ingest.github_store import (
     add_candidates,
     record_fact,
@@ -32,7 +32,6 @@ from ingest.github_store import (
 )
 from ingest.results import _config_as_json
 
-SEARCH_QUERY = "filename:asv.conf.json"
 MAX_SEARCH_HITS = 1000
 MAX_FILE_SIZE = 384 * 1024  # code search indexes only files smaller than 384 KB
 CONFIG_NAME = "asv.conf.json"
@@ -50,12 +49,14 @@ class DiscoveryReport:
     configs_found: int = 0
     facts: dict[str, int] = field(default_factory=dict)
     rows_added: int = 0
+    search_rejected: str | None = None  # GitHub's reason when it refused the query itself
 
     def summary(self) -> str:
         facts = ", ".join(f"{n} {fact}" for fact, n in sorted(self.facts.items())) or "none"
         return (
             f"{self.candidates} candidate repositories ({self.search_hits} search hits in {self.search_shards} "
             f"shards), {self.repos_inspected} inspected, {self.configs_found} asv configs; facts: {facts}"
+            + (f"; code search refused the query: {self.search_rejected}" if self.search_rejected else "")
         )
 
 
@@ -73,7 +74,7 @@ def discover(
                 "GitHub code search needs a token: set GH_TOKEN or GITHUB_TOKEN, or put GH_TOKEN=... in "
                 "tokens.env (or turn 'discover' off and list 'repos:' in the sources file)"
             )
-        for repo_name, path in search_asv_configs(client, con, report, progress):
+        for repo_name, path in search_asv_configs(client, con, report, progress, settings.search_query):
             found.append((repo_name, "search", path))
     found += [(repo, "sources", None) for repo in settings.repos]
     add_candidates(con, found)
@@ -98,16 +99,27 @@ def discover(
 
 # -- code search ---------------------------------------------------------------------------------
 def search_asv_configs(
-    client: GitHubClient, con: duckdb.DuckDBPyConnection, report: DiscoveryReport, progress
+    client: GitHubClient,
+    con: duckdb.DuckDBPyConnection,
+    report: DiscoveryReport,
+    progress,
+    search_query: str = DEFAULT_SEARCH_QUERY,
 ) -> list[tuple[str, str]]:
     hits: list[tuple[str, str]] = []
     shards = [(0, MAX_FILE_SIZE)]
     while shards:
         low, high = shards.pop()
-        query = f"{SEARCH_QUERY} size:{low}..{high}"
+        query = f"{search_query} size:{low}..{high}"
         url = client.url("/search/code") + "?" + urlencode({"q": query, "per_page": 100})
-        first = _search_page(client, con, url, report)
+        first = _search_page(client, con, url, report, first_page=True)
         if first is None:
+            if report.search_rejected:  # the same query would be refused for every other shard too
+                progress(
+                    f"github search: GitHub refused the query {query!r} ({report.search_rejected}); "
+                    "discovery goes on with the sources file's repos only. Set 'search_query' in the "
+                    "'github' section to a query GitHub accepts (for example 'asv filename:asv.conf.json')"
+                )
+                break
             continue
         total = first.json().get("total_count", 0)
         if total > MAX_SEARCH_HITS and high > low:
@@ -131,13 +143,19 @@ def search_asv_configs(
 
 
 def _search_page(
-    client: GitHubClient, con: duckdb.DuckDBPyConnection, url: str, report: DiscoveryReport
+    client: GitHubClient,
+    con: duckdb.DuckDBPyConnection,
+    url: str,
+    report: DiscoveryReport,
+    first_page: bool = False,
 ) -> GitHubResponse | None:
     for attempt in range(INCOMPLETE_RETRIES + 1):
         response = client.get(url)
         if not response.ok:
             report.facts[response.fact] = report.facts.get(response.fact, 0) + 1
             record_fact(con, "(search)", "search_code", url, response.status, response.fact, response.message)
+            if response.status == 422 and first_page:  # on a first page: the query itself, not the 1,000 cap
+                report.search_rejected = response.message or "422"
             return None
         body = response.json()
         if not body.get("incomplete_results") or attempt == INCOMPLETE_RETRIES:

@@ -7,6 +7,7 @@ github:
   max_repos: 350                 # the top N benchmarked projects by stars go on (alias: top_n)
   max_pull_requests: 5000        # closed pull requests listed per repository (100 per page)
   api_url: https://api.github.com   # GitHub Enterprise or a local fake server
+  search_query: filename:asv.conf.json   # the code search (sharded by size: on top); default shown
   clones_dir: ../clones          # default: <warehouse folder>/clones
 """
 
@@ -22,7 +23,11 @@ from ingest.sources import REPO_PATTERN, entries_of, fail_at, mapping_of, resolv
 
 DEFAULT_TOP_N = 350
 DEFAULT_MAX_PULL_REQUESTS = 5000
-KEYS = {"discover", "repos", "min_stars", "max_repos", "top_n", "max_pull_requests", "api_url", "clones_dir"}
+DEFAULT_SEARCH_QUERY = "filename:asv.conf.json"
+KEYS = {
+    "discover", "repos", "min_stars", "max_repos", "top_n", "max_pull_requests", "api_url", "clones_dir",
+    "search_query",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,9 @@ class GitHubSettings:
     max_pull_requests: int = DEFAULT_MAX_PULL_REQUESTS
     api_url: str = DEFAULT_API_URL
     clones_dir: Path | None = None
+    # GitHub documents that code search needs "at least one search term"; qualifier-only queries have been
+    # accepted in practice, and if that stops, a term can be added here without a code change.
+    search_query: str = DEFAULT_SEARCH_QUERY
 
     @property
     def max_repos(self) -> int:
@@ -87,6 +95,16 @@ def parse_github_section(file: Path, node: yaml.Node, seen: dict[str, int]) -> G
     if "clones_dir" in fields:
         clones_dir = resolve_local(file, scalar_of(file, fields["clones_dir"], "'clones_dir'"))
 
+    search_query = DEFAULT_SEARCH_QUERY
+    if "search_query" in fields:
+        search_query = scalar_of(file, fields["search_query"], "'search_query'").strip()
+        if "size:" in search_query:
+            raise fail_at(
+                file, fields["search_query"], "'search_query' must not name size: (discovery shards by size)"
+            )
+        if not search_query:
+            raise fail_at(file, fields["search_query"], "'search_query' must not be empty")
+
     if not discover and not repos:
         raise fail_at(file, node, "'github' needs 'discover: true' or a list of 'repos' (or both)")
     return GitHubSettings(
@@ -97,4 +115,5 @@ def parse_github_section(file: Path, node: yaml.Node, seen: dict[str, int]) -> G
         max_pull_requests=whole("max_pull_requests", DEFAULT_MAX_PULL_REQUESTS, 1),
         api_url=api_url,
         clones_dir=clones_dir,
+        search_query=search_query,
     )

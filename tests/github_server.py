@@ -228,6 +228,8 @@ class FakeGitHub:
         self.used = {"core": 0, "search": 0, "code_search": 0}
         self.reset_at = {name: self.clock.now() + 3600 for name in self.limits}
         self.search_incomplete_pages = 0  # the next N search pages say incomplete_results: true
+        # GitHub's documented rule that code search needs a term besides qualifiers (not enforced in 2016)
+        self.search_requires_term = False
         self._lock = threading.Lock()
         self._port = port
         self._server: ThreadingHTTPServer | None = None
@@ -474,6 +476,8 @@ class FakeGitHub:
                 401,
             )
         query = request.query.get("q", "")
+        if self.search_requires_term and not re.sub(r"\b\w+:\S+", "", query).strip():
+            return Reply(422, fixture("errors/search_422_validation_failed_q.json")["body"])
         filename = re.search(r"filename:(\S+)", query)
         size = re.search(r"size:(\d+)\.\.(\d+)", query)
         hits = []

@@ -63,6 +63,39 @@ def test_discovery_without_a_token_says_how_to_give_one(clock, con):
     assert report.configs_found == 1
 
 
+def test_a_query_github_refuses_is_said_plainly_and_a_configured_one_is_sent(clock, con):
+    server = FakeGitHub(clock)
+    server.search_requires_term = True  # GitHub's documented rule: at least one term besides qualifiers
+    server.add_repo(FakeRepo("org/proj", id=8, files={"asv.conf.json": '{"repo": "."}'}))
+    server.add_repo(FakeRepo("org/listed", id=9, files={"asv.conf.json": '{"repo": "."}'}))
+    said: list[str] = []
+    with server, GitHubClient(server.url, TOKEN, clock=clock) as client:
+        report = discover(client, con, GitHubSettings(discover=True, repos=("org/listed",)), said.append)
+        assert report.search_rejected == "Validation Failed"
+        assert server.count(r"^/search/code", status=422) == 1  # refused once, not once per shard
+        assert any("search_query" in line and "refused" in line for line in said)
+        assert "refused the query" in report.summary()
+        assert report.candidates == 1 and report.configs_found == 1  # the listed repository still goes on
+
+        settings = GitHubSettings(discover=True, search_query="asv filename:asv.conf.json")
+        report = discover(client, con, settings, said.append)
+    assert report.search_rejected is None
+    assert report.search_hits == 2 and report.candidates == 2  # both configs found by the search
+    queries = [path for path, status in server.requests if path.startswith("/search/code") and status == 200]
+    assert queries and all("q=asv+filename%3Aasv.conf.json+size%3A" in path for path in queries)
+
+
+def test_search_query_in_the_sources_file(tmp_path):
+    file = tmp_path / "sources.yml"
+    file.write_text("github:\n  discover: true\n  search_query: asv filename:asv.conf.json\n")
+    assert load_sources(file).section("github").search_query == "asv filename:asv.conf.json"
+    file.write_text("github:\n  discover: true\n")
+    assert load_sources(file).section("github").search_query == "filename:asv.conf.json"
+    file.write_text("github:\n  discover: true\n  search_query: filename:asv.conf.json size:0..10\n")
+    with pytest.raises(SourcesError, match=r"sources.yml: line 3: .search_query. must not name size:"):
+        load_sources(file)
+
+
 def test_a_crash_half_way_resumes_without_asking_for_stored_pages(clock, con):
     server = FakeGitHub(clock)
     repo = server.add_repo(FakeRepo("org/proj", id=7))
