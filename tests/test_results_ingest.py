@@ -78,6 +78,16 @@ def test_unusable_files_are_quarantined_with_a_reason_and_the_rest_loads(tmp_pat
         json.dumps({"commit_hash": "e" * 40, "results": {}, "version": 3})
     )
     (machine_dir / "ffffffff-noresults.json").write_text(json.dumps({"commit_hash": "f" * 40}))
+    (machine_dir / "abababab-rownotlist.json").write_text(
+        json.dumps(
+            {
+                "commit_hash": "a" * 40,
+                "version": 2,
+                "result_columns": ["result"],
+                "results": {"b.time_ok": [[1.0]], "b.time_bad": {"result": [1.0]}},
+            }
+        )
+    )
     (machine_dir / "notes.txt").write_text("not a result file, not JSON: ignored")
 
     with connect_writer(tmp_path / "w.duckdb") as con:
@@ -87,7 +97,7 @@ def test_unusable_files_are_quarantined_with_a_reason_and_the_rest_loads(tmp_pat
             "select count(*) from raw.results_quarantine where content is not null"
         ).fetchone()[0]
     assert report.total_loaded == good_files
-    assert report.files_quarantined == 6
+    assert report.files_quarantined == 7
     by_name = {Path(k).name: v for k, v in reasons.items()}
     assert "not valid JSON" in by_name["aaaaaaaa-truncated.json"]
     assert "not valid JSON" in by_name["bbbbbbbb-notjson.json"]
@@ -95,7 +105,33 @@ def test_unusable_files_are_quarantined_with_a_reason_and_the_rest_loads(tmp_pat
     assert "not UTF-8" in by_name["dddddddd-binary.json"]
     assert "schema version 3" in by_name["eeeeeeee-future.json"]
     assert 'no "results"' in by_name["ffffffff-noresults.json"]
-    assert kept == 6  # the bytes are kept for inspection
+    assert by_name["abababab-rownotlist.json"] == "a schema version 2 result row is not a list"
+    assert kept == 7  # the bytes are kept for inspection
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": [1, 2,], "b": {"c": 1,},} // asv\'s template ends lists and objects with commas',
+        '{"a": "x,]" ,\n /* c */ "b": [1 ,\n // c\n ],\n}',
+        '{"a,": "},",}',
+        "{'a': 1,}",  # single quotes: only json5 reads them
+        "[,]",  # invalid for json5 too
+        '{"a": [1,,]}',
+    ],
+)
+def test_asv_conf_parses_as_json5_does(text):
+    import json5
+
+    from ingest.results import _config_as_json
+
+    content, problem = _config_as_json(text)
+    try:
+        expected = json5.loads(text)
+    except ValueError:
+        assert problem is not None
+    else:
+        assert problem is None and json.loads(content) == expected
 
 
 def test_quarantined_files_do_not_stop_the_pipeline(tmp_path):
