@@ -17,7 +17,22 @@ described as (
         benchmarks.benchmark_type  as described_type,
         benchmarks.unit            as described_unit,
         benchmarks.file_loaded_at  as benchmarks_loaded_at,
-        {{ asv_param_names('coalesce(benchmarks.param_names, [])', 'rows.param_values') }} as param_names
+        {{ asv_param_names('coalesce(benchmarks.param_names, [])', 'rows.param_values') }} as param_names,
+        -- Type and unit per benchmark row, before the expansion (a third of the rows), and the name
+        -- rules only where benchmarks.json has no entry: `case` evaluates a branch only for the rows
+        -- that reach it, where `coalesce` ran every regex on every measurement row.
+        case
+            when benchmarks.benchmark_type is not null then benchmarks.benchmark_type
+            when regexp_matches(rows.benchmark, '(^|\.)time_[^.]*$') then 'time'
+            when regexp_matches(rows.benchmark, '(^|\.)peakmem_[^.]*$') then 'peakmemory'
+            when regexp_matches(rows.benchmark, '(^|\.)mem_[^.]*$') then 'memory'
+            when regexp_matches(rows.benchmark, '(^|\.)track_[^.]*$') then 'track'
+        end                        as benchmark_type,
+        case
+            when benchmarks.unit is not null then benchmarks.unit
+            when regexp_matches(rows.benchmark, '(^|\.)time_[^.]*$') then 'seconds'
+            when regexp_matches(rows.benchmark, '(^|\.)(peak)?mem_[^.]*$') then 'bytes'
+        end                        as unit
     from rows
     left join {{ ref('stg_results__benchmarks') }} as benchmarks
         on benchmarks.source_name = rows.source_name
@@ -75,22 +90,8 @@ select
         when isnan(value) then 'skipped'
         else 'ok'
     end as status,
-    coalesce(
-        described_type,
-        case
-            when regexp_matches(benchmark, '(^|\.)time_[^.]*$') then 'time'
-            when regexp_matches(benchmark, '(^|\.)peakmem_[^.]*$') then 'peakmemory'
-            when regexp_matches(benchmark, '(^|\.)mem_[^.]*$') then 'memory'
-            when regexp_matches(benchmark, '(^|\.)track_[^.]*$') then 'track'
-        end
-    ) as benchmark_type,
-    coalesce(
-        described_unit,
-        case
-            when regexp_matches(benchmark, '(^|\.)time_[^.]*$') then 'seconds'
-            when regexp_matches(benchmark, '(^|\.)(peak)?mem_[^.]*$') then 'bytes'
-        end
-    ) as unit,
+    benchmark_type,
+    unit,
     described_type is not null as described_in_benchmarks_json,
     ci_99_a,
     ci_99_b,
