@@ -22,7 +22,12 @@ import dagster as dg
 from assets.partitions import dynamic_partitions
 from assets.resources import WarehouseResource
 from benchmark_runner.runner import run_benchmarks
-from benchmark_runner.targets import target_commits, target_settings, warehouse_measured
+from benchmark_runner.targets import (
+    target_commits,
+    target_output_settings,
+    target_settings,
+    warehouse_measured,
+)
 from benchmark_runner.warehouse import ingest_run_outputs
 from ingest.sources import Sources
 
@@ -53,10 +58,20 @@ def build_benchmark_definitions(sources: Sources, db_path: Path) -> dg.Definitio
         return dg.Definitions()
     db_path = Path(db_path)
     benchmark_repos = dynamic_partitions(PARTITIONS_NAME, lambda _db: section.keys)
+    github = sources.section("github")
+    clones_dir = github.clones_dir if github is not None else None
+    # A target that reads commits_filtered, or checks out the clone the GitHub stage makes (in
+    # raw/github_commit_files, upstream of commits_filtered), runs after the GitHub stage. The dep is on the
+    # unpartitioned mart: the repository partitions of the two stages have different keys.
+    after_github = any(
+        t.from_commits_filtered or (github is not None and t.clone is None) for t in section.targets
+    )
+    upstream = [dg.AssetKey("commits_filtered")] if after_github else []
 
     @dg.asset(
         group_name="benchmarks",
         partitions_def=benchmark_repos,
+        deps=upstream,
         pool=CORES_POOL,
         kinds={"python", "asv"},
         description=(
@@ -66,7 +81,7 @@ def build_benchmark_definitions(sources: Sources, db_path: Path) -> dg.Definitio
     )
     def benchmark_results(context: dg.AssetExecutionContext, config: BenchmarkRunConfig):
         target = section.by_key(context.partition_key)
-        settings = target_settings(target, db_path)
+        settings = target_settings(target, db_path, clones_dir)
         settings = replace(
             settings,
             jobs=config.jobs or settings.jobs,
@@ -107,7 +122,7 @@ def build_benchmark_definitions(sources: Sources, db_path: Path) -> dg.Definitio
         ),
     )
     def raw_benchmark_runs(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        settings = target_settings(section.by_key(context.partition_key), db_path)
+        settings = target_output_settings(section.by_key(context.partition_key), db_path)
         with warehouse.get_connection() as con:
             report = ingest_run_outputs(
                 con, settings.source_name, settings.source_dir, settings.repo, progress=_progress(context)

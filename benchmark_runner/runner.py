@@ -209,7 +209,11 @@ class Runner:
         conf = self.settings.asv_conf()
         bench_dir = Path(conf.get("benchmark_dir", "benchmarks"))
         conf.update(
-            repo=str(self.clone),
+            # The slot's worktree, checked out at the job's commit, rather than the clone: asv builds from
+            # `git clone --shared <repo>`, which checks out the repo's HEAD before the commit. In a blob-less
+            # clone (the GitHub stage's) the HEAD's blobs may be missing and the shared clone cannot fetch
+            # them; the worktree's HEAD is the job's commit, whose blobs its checkout has just fetched.
+            repo=str(slot.worktree),
             benchmark_dir=str(bench_dir if bench_dir.is_absolute() else slot.worktree / bench_dir),
             env_dir=str(slot.env_dir),
             results_dir=str(job_dir / "results"),

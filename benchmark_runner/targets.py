@@ -12,8 +12,9 @@ from benchmark_runner.warehouse import filtered_commits, measured_in_warehouse
 from ingest.warehouse import writer_lock
 
 
-def target_settings(target: BenchmarkTarget, db_path: Path) -> RunSettings:
-    """The target's run settings; without 'clone:' the GitHub stage's clone (ingest.git_clones) is used."""
+def target_settings(target: BenchmarkTarget, db_path: Path, clones_dir: Path | None = None) -> RunSettings:
+    """The target's run settings; without 'clone:' the GitHub stage's clone (ingest.git_clones) is used,
+    under ``clones_dir`` (the sources file's `github.clones_dir`) or else the warehouse's clones/ folder."""
     clone = target.clone
     if clone is None:
         try:
@@ -23,11 +24,16 @@ def target_settings(target: BenchmarkTarget, db_path: Path) -> RunSettings:
                 f"benchmarks target {target.key!r} (line {target.line}) has no 'clone:' and the GitHub stage's "
                 "clones (ingest.git_clones) are not available"
             ) from exc
-        path = git_clones.clone_path(git_clones.clones_root(db_path), target.repo)
+        path = git_clones.clone_path(clones_dir or git_clones.clones_root(db_path), target.repo)
         if not Path(path).exists():
             git_clones.ensure_clone(f"https://github.com/{target.repo}.git", path)
         clone = str(path)
     return target.settings_for(clone, db_path)
+
+
+def target_output_settings(target: BenchmarkTarget, db_path: Path) -> RunSettings:
+    """Where the target's output is (its source name and folder), for loading it: no clone is needed."""
+    return target.settings_for(target.clone or "-", db_path)
 
 
 def _read(db_path: Path, query):

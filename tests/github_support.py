@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,9 @@ def build_world(folder: Path, clock: FakeClock | None = None) -> World:
     clock = clock or FakeClock()
     server = FakeGitHub(clock)
     repo_path, commits, steps = build_sample_repository(folder)
+    # GitHub serves partial clones; git over file:// ignores `--filter=blob:none` (and clones every blob)
+    # unless the served repository allows filters, so the GitHub stage's clone is blob-less as in production
+    subprocess.run(["git", "-C", str(repo_path), "config", "uploadpack.allowFilter", "true"], check=True)
     files = {"asv.conf.json": asv_config("."), "src/fastfuncs/core.py": "x = 1\n"}
     project = server.add_repo(
         FakeRepo(PROJECT, id=1001, stars=120, clone_url=repo_path.as_uri(), files=files)

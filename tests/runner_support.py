@@ -75,6 +75,16 @@ if plan == "sleep":
     Path(os.environ["FAKE_ASV_CHILD_PIDS"]).open("a").write(f"{child.pid}\n")
     time.sleep(300)
 time.sleep(float(os.environ.get("FAKE_ASV_RUN_S", "0.5")))
+if os.environ.get("FAKE_ASV_CHECKOUT"):  # what the real asv does to build: its own Git checkout of conf.repo
+    from asv.plugins.git import Git
+    from asv.util import ProcessError
+    try:
+        Git(conf["repo"], str(Path(conf["env_dir"]) / "mirror")).checkout(
+            str(Path(conf["env_dir"]) / "project"), sha)
+    except ProcessError as exc:
+        print(exc)
+        print("·· Failed to build the project and import the benchmark suite.")
+        sys.exit(1)
 trace = {"sha": sha, "start": start, "end": time.time(), "affinity": sorted(os.sched_getaffinity(0)),
          "cpu_affinity": args[args.index("--cpu-affinity") + 1], "env": {k: os.environ.get(k) for k in
          ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}, "cwd": os.getcwd(),

@@ -339,6 +339,31 @@ def test_bare_clone_and_url(tmp_path, toy, monkeypatch):
     assert Path(common) == tmp_path / "work" / "clones" / f"{url.source_name}.git"
 
 
+def test_a_blob_less_clone_builds_as_asv_checks_it_out(tmp_path, toy, monkeypatch):
+    """The GitHub stage's clone is bare and blob-less. asv builds a commit from `git clone --shared <repo>`,
+    which first checks out the repo's HEAD; that clone cannot fetch missing blobs, so asv is given the
+    slot's worktree (HEAD = the job's commit, its blobs just fetched), not the clone. The stand-in asv
+    does asv's own Git checkout here, twice per slot (a fresh clone, then a checkout in it)."""
+    repo, _, shas = toy
+    served = tmp_path / "served"
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(repo), str(served)], check=True)
+    subprocess.run(["git", "-C", str(served), "config", "uploadpack.allowFilter", "true"], check=True)
+    partial = tmp_path / "partial.git"
+    subprocess.run(
+        ["git", "clone", "--quiet", "--bare", "--filter=blob:none", served.as_uri(), str(partial)], check=True
+    )
+    missing = subprocess.run(
+        ["git", "-C", str(partial), "rev-list", "--missing=print", "--objects", "--all"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert any(line.startswith("?") for line in missing.splitlines())  # really blob-less
+    fake_asv(tmp_path, monkeypatch)
+    monkeypatch.setenv("FAKE_ASV_CHECKOUT", "1")
+    commits = shas[2:6]  # HEAD (the last commit) is none of them, and its blobs are not all fetched
+    report = run_benchmarks(settings(tmp_path, toy, repository=str(partial), jobs=2), commits)
+    assert {r.commit: r.status for r in report.records} == dict.fromkeys(commits, "ok")
+
+
 def test_from_commits_filtered_reads_the_latest_n(tmp_path):
     from benchmark_runner.warehouse import filtered_commits
 

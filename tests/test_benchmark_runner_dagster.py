@@ -4,10 +4,12 @@ unchanged under the in-process and the multiprocess executors (stand-in asv; see
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import yaml
 from runner_support import REPO, benchmark_job, fake_asv, read_trace, toy_repository, write_benchmarks_sources
 
 from assets.benchmark_assets import CORES_POOL, PARTITIONS_NAME, build_benchmark_definitions
@@ -88,6 +90,82 @@ def test_the_same_assets_run_under_the_multiprocess_executor(tmp_path, monkeypat
         materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"benchmark_results", "raw/benchmark_runs"}
     assert warehouse_runs(db) == sorted((sha, "ok") for sha in shas[:3])
+
+
+def github_and_benchmarks(tmp_path: Path, config: Path, target: dict, **github) -> Path:
+    document = {
+        "github": {"api_url": "http://127.0.0.1:9", "repos": [REPO], **github},
+        "benchmarks": [{"repo": REPO, "asv_config": str(config), "machine": "dagster-box", **target}],
+    }
+    file = tmp_path / "sources.yml"
+    file.write_text(yaml.safe_dump(document, sort_keys=False))
+    return file
+
+
+def test_a_target_on_the_github_stage_runs_after_it(tmp_path):
+    """`from_commits_filtered`, or no `clone:` (the GitHub stage's clone), puts benchmark_results after
+    commits_filtered (itself after the clone and its changed files) in `datasmith materialize`'s runs;
+    a target with its own commits and clone waits for nothing, as before. Either way the results models
+    are collated after the runner's results are loaded."""
+    from assets.dbt_project import ensure_manifest
+    from assets.definitions import build_definitions
+    from ingest.cli import _steps
+
+    ensure_manifest()
+    config = tmp_path / "asv.conf.json"
+    config.write_text("{}")
+    for target, waits in (
+        ({"from_commits_filtered": 3}, True),
+        ({"commits": ["a"]}, True),  # no clone: the GitHub stage's
+        ({"commits": ["a"], "clone": str(tmp_path)}, False),
+    ):
+        sources = github_and_benchmarks(tmp_path, config, target)
+        defs = build_definitions(sources, tmp_path / "w.duckdb")
+        graph = defs.resolve_asset_graph()
+        steps = [keys for keys, _ in _steps(graph, list(defs.assets), set(graph.get_all_asset_keys()))]
+        at = {key: i for i, keys in enumerate(steps) for key in keys}
+        results, loaded = at[dg.AssetKey("benchmark_results")], at[dg.AssetKey(["raw", "benchmark_runs"])]
+        assert results < loaded
+        # the loader writes raw.asv_result_files & co. too: every model reading them is collated after it
+        for model in ("stg_results__result_files", "stg_results__benchmarks", "stg_ingest__sources"):
+            assert loaded < at[dg.AssetKey(model)] <= at[dg.AssetKey("fct_measurements")], (target, model)
+        if waits:
+            assert (
+                at[dg.AssetKey(["raw", "github_commit_files"])]
+                < at[dg.AssetKey("commits_filtered")]
+                < results
+            )
+        else:
+            assert results < at[dg.AssetKey(["raw", "github_discovery_responses"])]
+
+
+def test_the_github_stage_clone_is_found_in_its_clones_dir_and_loading_needs_no_clone(tmp_path, monkeypatch):
+    """Without `clone:`, the runner checks out the GitHub stage's clone where `github.clones_dir` keeps it.
+    Loading a target's output needs no clone at all (it used to clone from github.com when there was none)."""
+    repo, config, shas = toy_repository(tmp_path)
+    trace = fake_asv(tmp_path, monkeypatch)
+    clones = tmp_path / "elsewhere"
+    sources = github_and_benchmarks(tmp_path, config, {"commits": shas[:1]}, clones_dir=str(clones))
+    db = tmp_path / "w.duckdb"
+    defs = build_benchmark_definitions(load_sources(sources), db)
+    results, runs = sorted(defs.assets, key=lambda a: a.key.to_user_string())
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(PARTITIONS_NAME, [KEY])
+    resources = {"warehouse": WarehouseResource(database=str(db))}
+    # before anything ran: nothing to load, and no clone is made (github.com is not asked)
+    assert dg.materialize([runs], partition_key=KEY, instance=instance, resources=resources).success
+    assert not clones.exists() and not (tmp_path / "clones").exists()
+
+    clone = clones / "datasmith-demo__fastfuncs.git"  # ingest.git_clones.clone_path's layout
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(repo), str(clone)], check=True)
+    assert dg.materialize([results, runs], partition_key=KEY, instance=instance, resources=resources).success
+    assert warehouse_runs(db) == [(shas[0], "ok")]
+    (worktree,) = {run["cwd"] for run in read_trace(trace)}
+    common = subprocess.run(
+        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        cwd=worktree, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert Path(common) == clone
 
 
 K8S = Path(__file__).resolve().parent.parent / "deploy" / "k8s"
