@@ -59,6 +59,26 @@ def materialize(sources_file: Path, db_path: Path, *extra: str) -> int:
     return main(["materialize", "--sources", str(sources_file), "--db", str(db_path), *extra])
 
 
+def read_rows(db: Path, sql: str, *params) -> list[tuple]:
+    """A query's rows from a warehouse file, opened read-only and closed again (so a writer can follow)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def read_records(db: Path, sql: str, *params) -> list[dict]:
+    """As read_rows, each row a dict by column name."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        cursor = con.execute(sql, list(params))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        con.close()
+
+
 @pytest.fixture(scope="session")
 def real_results_warehouse(tmp_path_factory) -> Path:
     """A warehouse built by `datasmith materialize` from all five real results sets."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import duckdb
 import pytest
 from runner_support import REPO, ground_truth, toy_repository, write_benchmarks_sources
 
@@ -15,19 +14,12 @@ from benchmark_runner.runner import run_benchmarks
 from benchmark_runner.targets import target_settings
 from ingest.sources import load_sources
 from tests.conftest import materialize
+from tests.conftest import read_rows as rows
 
 pytestmark = pytest.mark.slow
 # One round of three samples: asv calibrates `number` itself; the planted changes are 4x to 100x.
 QUICK_ARGS = ["-a", "rounds=1", "-a", "repeat=3"]
 SOURCE = "run.datasmith-demo.fastfuncs.e2e-box"
-
-
-def rows(db, sql: str, *params) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def test_runner_measures_ingests_and_detection_finds_the_speedup(tmp_path):

@@ -22,6 +22,7 @@ import yaml
 
 from datasmith.export import _license_cell, _licenses, read_card_header
 from tests.conftest import fixture_path, materialize
+from tests.conftest import read_records as rows
 from tests.github_server import fixture, json_reply
 from tests.github_support import PROJECT, PROJECT_ROOT, build_world
 
@@ -102,16 +103,6 @@ def write_sources(folder: Path, api_url: str) -> Path:
     file = folder / "sources.yml"
     file.write_text(yaml.safe_dump(document, sort_keys=False))
     return file
-
-
-def rows(db: Path, sql: str, *params) -> list[dict]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cursor = con.execute(sql, list(params))
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        con.close()
 
 
 def instant(text: str) -> datetime:

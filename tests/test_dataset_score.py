@@ -9,13 +9,13 @@ import shutil
 from pathlib import Path
 from statistics import fmean, geometric_mean
 
-import duckdb
 import pytest
 import yaml
 from conftest import PROJECT_ROOT
 from dataset_support import build_demo_warehouse
 
 from ingest.sources import SourcesError, load_sources
+from tests.conftest import read_records as rows
 
 SAMPLES = PROJECT_ROOT / "samples"
 TASK = "datasmith-demo_fastfuncs_84667a78"
@@ -54,16 +54,6 @@ def scored(tmp_path_factory) -> Path:
     file = folder / "sources.yml"
     file.write_text(yaml.safe_dump(sources, sort_keys=False))
     return build_demo_warehouse(folder, file)
-
-
-def rows(db: Path, sql: str, *params) -> list[dict]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cursor = con.execute(sql, list(params))
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-    finally:
-        con.close()
 
 
 def asv_times(folder: Path) -> dict[str, dict[str, float]]:

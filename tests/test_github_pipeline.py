@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from tests.conftest import materialize
+from tests.conftest import read_rows as rows
 from tests.github_support import ALL_REPOS, PROJECT, build_world, write_github_sources
 
 TOKEN = "ghp_PIPELINEtokenNeverStored0123456789xyz"
@@ -46,14 +47,6 @@ def pipeline(tmp_path_factory):
         "world": world, "db": db, "codes": (first_code, second_code), "first": first_requests,
         "second": second_requests, "counts_after_first": counts_after_first, "stderr": stderr.getvalue(),
     }  # fmt: skip
-
-
-def rows(db, sql):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_both_runs_succeed(pipeline):

@@ -7,19 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
-
-import duckdb
 
 from tests.conftest import PROJECT_ROOT, fixture_path, materialize, write_sources
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from tests.conftest import read_rows as rows
 
 
 def test_a_changed_file_replaces_its_rows_and_a_new_file_adds_its_own(tmp_path):

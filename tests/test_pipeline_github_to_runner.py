@@ -15,11 +15,11 @@ import json
 import subprocess
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from ingest.git_clones import clone_path, clones_root
 from tests.conftest import materialize
+from tests.conftest import read_rows as rows
 from tests.github_support import PROJECT, build_world, sample_generator
 from tests.runner_support import ground_truth
 
@@ -30,14 +30,6 @@ SOURCE = f"run.{PROJECT.replace('/', '.')}.{MACHINE}"
 LATEST = 3  # the fib speed-up's merge commit, the core-code commit before it and the one after
 # as in tests/test_benchmark_runner_e2e.py: one round of three samples; the planted fib change is 20x+
 QUICK_ARGS = ["-a", "rounds=1", "-a", "repeat=3"]
-
-
-def rows(db, sql: str, *params) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 def git(*args: str) -> str:
