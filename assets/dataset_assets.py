@@ -45,6 +45,7 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
     # reviews and merger must come from the same one (not GITHUB_API_URL or api.github.com).
     github = sources.section("github")
     github_api_url = github.api_url if github is not None else None
+    clones_dir = github.clones_dir if github is not None else None  # where the GitHub stage cloned
 
     @dg.multi_asset(
         name="raw_agent_results",
@@ -108,6 +109,7 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
                     discussion_for=fetcher,
                     coverage_for=codecov.coverage if codecov else None,
                     progress=progress_logger(context),
+                    clones_dir=clones_dir,
                 )
                 store_reports(con, reports)
         finally:

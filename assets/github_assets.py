@@ -75,7 +75,7 @@ def build_github_definitions(sources: Sources, db_path: Path) -> dg.Definitions:
     if settings is None:
         return dg.Definitions()
     partitions = _partitions()
-    clones = settings.clones_dir or clones_root(db_path)
+    clones = clones_root(db_path, settings.clones_dir)
 
     @dg.multi_asset(
         name="raw_github_discovery",

@@ -24,7 +24,7 @@ def target_settings(target: BenchmarkTarget, db_path: Path, clones_dir: Path | N
                 f"benchmarks target {target.key!r} (line {target.line}) has no 'clone:' and the GitHub stage's "
                 "clones (ingest.git_clones) are not available"
             ) from exc
-        path = git_clones.clone_path(clones_dir or git_clones.clones_root(db_path), target.repo)
+        path = git_clones.clone_path(git_clones.clones_root(db_path, clones_dir), target.repo)
         if not Path(path).exists():
             git_clones.ensure_clone(f"https://github.com/{target.repo}.git", path)
         clone = str(path)

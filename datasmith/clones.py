@@ -1,6 +1,6 @@
 """Where a repository's local clone is, and what git says about one commit in it.
 
-The GitHub stage keeps clones under ``ingest.git_clones.clones_root(db)``; without it (or before it has
+The GitHub stage keeps clones under ``ingest.git_clones.clones_root(db, clones_dir)``; without it (or before it has
 cloned anything) a clone placed at ``<warehouse folder>/clones/<owner>/<repo>`` is used, which is where
 `make demo` puts the demo's rebuilt history. No clone means no patch and no commit message: the task
 keeps its row with those fields null.
@@ -11,6 +11,8 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from ingest.git_clones import clone_path, clones_root
 
 GIT_TIMEOUT_S = 60
 
@@ -26,25 +28,14 @@ class CommitInfo:
     files: tuple[tuple[str, int | None, int | None], ...]  # path, additions, deletions (None: binary)
 
 
-def candidate_paths(db_path: Path, repo: str) -> list[Path]:
-    """Where a clone of repo may be, in the order they are tried."""
-    candidates: list[Path] = []
-    try:
-        from ingest.git_clones import clone_path, clones_root  # the GitHub stage's clones, when present
-
-        candidates.append(Path(clone_path(clones_root(db_path), repo)))
-    except Exception:
-        pass
-    root = Path(db_path).resolve().parent / "clones"
-    owner, _, name = repo.partition("/")
-    for path in (root / f"{owner}__{name}.git", root / repo):  # the GitHub stage's layout, then a plain one
-        if path not in candidates:
-            candidates.append(path)
-    return candidates
+def candidate_paths(db_path: Path, repo: str, clones_dir: Path | None = None) -> list[Path]:
+    """Where a clone of repo may be, in the order they are tried: the GitHub stage's (under its
+    `clones_dir` when the sources file sets one), then a plain checkout under <warehouse folder>/clones."""
+    return [clone_path(clones_root(db_path, clones_dir), repo), clones_root(db_path) / repo]
 
 
-def find_clone(db_path: Path, repo: str) -> Path | None:
-    for path in candidate_paths(db_path, repo):
+def find_clone(db_path: Path, repo: str, clones_dir: Path | None = None) -> Path | None:
+    for path in candidate_paths(db_path, repo, clones_dir):
         if (path / ".git").exists() or (path / "HEAD").exists():
             return path
     return None

@@ -211,8 +211,10 @@ def build_reports(
     discussion_for: Callable[[str, int], Discussion] | None = None,
     coverage_for: Callable[[str, str, list[str]], tuple[float | None, dict[str, float]]] | None = None,
     progress: Callable[[str], None] | None = None,
+    clones_dir: Path | None = None,
 ) -> list[TaskReport]:
-    """Write every task's report and plot under out_dir; returns them (not yet stored)."""
+    """Write every task's report and plot under out_dir; returns them (not yet stored). Clones are looked
+    for where the GitHub stage keeps them (``clones_dir``, the sources file's `github.clones_dir`)."""
     say = progress or (lambda _m: None)
     out_dir.mkdir(parents=True, exist_ok=True)
     built: list[TaskReport] = []
@@ -222,7 +224,7 @@ def build_reports(
         repo, sha = task["repo"], task["commit_hash"]
         pr = pull_request_for(con, repo, sha)
         task_id = task_id_for(repo, pr.number if pr else None, sha)
-        clone = find_clone(db_path, repo)
+        clone = find_clone(db_path, repo, clones_dir)
         commit = commit_info(clone, sha) if clone else None
         files = changed_files_for(con, repo, sha) or (list(commit.files) if commit else [])
         base = pr.base_sha if pr and pr.base_sha else f"{sha}^"

@@ -6,7 +6,7 @@ against the empty tree), without one API call per commit. git fetches the few bl
 The API's commit endpoint is used only when the project cannot be cloned at all. The clone is also what
 the benchmark runner checks out.
 
-    clones_root(db_path) -> <warehouse folder>/clones
+    clones_root(db_path, clones_dir) -> clones_dir, else <warehouse folder>/clones
     clone_path(root, "owner/name") -> root / "owner__name.git"
 """
 
@@ -31,8 +31,10 @@ class CloneError(RuntimeError):
     pass
 
 
-def clones_root(db_path: str | os.PathLike) -> Path:
-    return Path(db_path).resolve().parent / "clones"
+def clones_root(db_path: str | os.PathLike, configured: str | os.PathLike | None = None) -> Path:
+    """Where the GitHub stage keeps its clones: the sources file's `github.clones_dir` when set, else
+    <warehouse folder>/clones. The GitHub stage, the benchmark runner and the reports all ask here."""
+    return Path(configured) if configured else Path(db_path).resolve().parent / "clones"
 
 
 def clone_path(root: Path, repo_name: str) -> Path:

@@ -160,3 +160,23 @@ def test_a_known_pull_request_brings_its_description_labels_and_every_comment_pa
     assert all(h.get("Authorization") == "Bearer ghp_test_token" for _, h in server.requests)
     # the other task has no pull request and keeps its commit id
     assert (tmp_path / "reports" / "datasmith-demo_fastfuncs_49b197c4.md").exists()
+
+
+def test_reports_look_for_the_clone_where_the_github_stage_keeps_it(tmp_path):
+    """`github.clones_dir` moves the GitHub stage's clones; the reports (like the runner) look there."""
+    from datasmith.clones import find_clone
+    from ingest.git_clones import clone_path
+
+    db = tmp_path / "warehouse" / "warehouse.duckdb"
+    db.parent.mkdir()
+    configured = tmp_path / "elsewhere"
+    clone = clone_path(configured, "org/proj")
+    clone.mkdir(parents=True)
+    git(clone, "init", "--quiet", "--bare")
+    assert find_clone(db, "org/proj", configured) == clone
+    assert find_clone(db, "org/proj") is None  # not under the warehouse's own clones/ folder
+    plain = db.parent / "clones" / "org" / "proj"  # a plain checkout there is still found, after the stage's
+    plain.mkdir(parents=True)
+    git(plain, "init", "--quiet")
+    assert find_clone(db, "org/proj") == plain
+    assert find_clone(db, "org/proj", configured) == clone
