@@ -10,9 +10,6 @@
 -- depends_on: {{ ref('stg_results__configs') }}
 -- depends_on: {{ ref('stg_ingest__sources') }}
 -- depends_on: {{ ref('stg_dashboard__indexes') }}
--- The benchmark runner loads its results into the raw results tables too: this edge puts its ingest
--- upstream of the contract in the Dagster graph.
--- depends_on: {{ source('runner', 'benchmark_runs') }}
 -- The warehouse's contract: one row per source x machine x environment x commit x benchmark x
 -- parameter combination. Incremental by file: a run collates only the files loaded since the last
 -- one (and every file of a source whose benchmarks.json or sources entry changed), replacing all the
