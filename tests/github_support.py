@@ -157,8 +157,11 @@ ALL_REPOS = [
 ]  # fmt: skip
 
 
-def write_github_sources(folder: Path, api_url: str, repos: list[str] | None = None, **settings) -> Path:
-    document = {"github": {"api_url": api_url, **settings}}
+def write_github_sources(
+    folder: Path, api_url: str, repos: list[str] | None = None, *, also: dict | None = None, **settings
+) -> Path:
+    """A sources file with a `github:` section on api_url (and the other sections in `also`)."""
+    document = {"github": {"api_url": api_url, **settings}, **(also or {})}
     if repos is not None:
         document["github"]["repos"] = repos
     file = folder / "sources.yml"

@@ -18,13 +18,12 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from datasmith.export import _license_cell, _licenses, read_card_header
 from tests.conftest import fixture_path, materialize
 from tests.conftest import read_records as rows
 from tests.github_server import fixture, json_reply
-from tests.github_support import PROJECT, PROJECT_ROOT, build_world
+from tests.github_support import PROJECT, PROJECT_ROOT, build_world, write_github_sources
 
 TOKEN = "ghp_PRtasksTokenNeverStored0123456789abcd"
 
@@ -96,13 +95,8 @@ def run(tmp_path_factory):
 
 def write_sources(folder: Path, api_url: str) -> Path:
     """The sample's committed asv results and the GitHub project they measure, in one sources file."""
-    document = {
-        "results": [{"name": "sample", "path": str(PROJECT_ROOT / "samples" / "results"), "repo": PROJECT}],
-        "github": {"api_url": api_url, "repos": [PROJECT]},
-    }
-    file = folder / "sources.yml"
-    file.write_text(yaml.safe_dump(document, sort_keys=False))
-    return file
+    results = [{"name": "sample", "path": str(PROJECT_ROOT / "samples" / "results"), "repo": PROJECT}]
+    return write_github_sources(folder, api_url, [PROJECT], also={"results": results})
 
 
 def instant(text: str) -> datetime:

@@ -20,7 +20,7 @@ import pytest
 from ingest.git_clones import clone_path, clones_root
 from tests.conftest import materialize
 from tests.conftest import read_rows as rows
-from tests.github_support import PROJECT, build_world, sample_generator
+from tests.github_support import PROJECT, build_world, sample_generator, write_github_sources
 from tests.runner_support import ground_truth
 
 pytestmark = pytest.mark.slow
@@ -80,14 +80,12 @@ def test_runner_measures_the_commits_the_github_stage_filtered(tmp_path, monkeyp
         "repo": PROJECT, "asv_config": str(config), "from_commits_filtered": LATEST, "machine": MACHINE,
         "jobs": 2, "cores_per_job": 1, "timeout_s": 300, "asv_args": QUICK_ARGS,
     }  # fmt: skip
-    sources = tmp_path / "sources.yml"
     db = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("GH_TOKEN", TOKEN)
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     stderr = io.StringIO()
     with world.server, contextlib.redirect_stderr(stderr):
-        document = {"github": {"api_url": world.server.url, "repos": [PROJECT]}, "benchmarks": [target]}
-        sources.write_text(json.dumps(document, indent=2), encoding="utf-8")  # JSON is YAML
+        sources = write_github_sources(tmp_path, world.server.url, [PROJECT], also={"benchmarks": [target]})
         code = materialize(sources, db, "--select", "+key:fct_measurements or +key:fct_benchmark_runs")
     assert code == 0, stderr.getvalue()[-4000:]
 
