@@ -911,6 +911,7 @@ def ingest_dashboard_source(
     run is not re-published, and no other file is asked for."""
     say = progress or (lambda _msg: None)
     con.execute(DASHBOARD_DDL)
+    scrub_credentials(con)
     fetcher = fetcher or fetcher_for(source.url, policy, source.credentials)
     base = base_url(source.url)
     stored = _Stored(con, source.name, base)
@@ -976,6 +977,22 @@ def ingest_dashboard_source(
         )
     say(report.summary())
     return report
+
+
+# user:password@ (or user@) after an http(s) scheme, as earlier versions stored a URL given with them.
+URL_CREDENTIALS = r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@"
+
+
+def scrub_credentials(con: duckdb.DuckDBPyConnection) -> int:
+    """Take credentials out of URLs stored before they were kept apart (a warehouse that earlier
+    versions wrote); returns how many rows changed. A no-op on a clean warehouse."""
+    changed = 0
+    for table in ("raw.dashboard_files", "raw.dashboard_missing"):
+        changed += con.execute(
+            f"update {table} set url = regexp_replace(url, $p, '\\1') where regexp_matches(url, $p)",
+            {"p": URL_CREDENTIALS},
+        ).fetchone()[0]
+    return changed
 
 
 def _unreadable_cause(base: str, index: DashboardFile | None) -> str:
