@@ -194,9 +194,10 @@ class SiteLayout:
     summaries: bool  # graphs/summary/<benchmark>.json
     config_summaries: bool  # graphs/<config>/summary.json
     regressions: bool
-    # graph_param_list entries that cannot be a configuration: (position, why). Their files are not
-    # asked for; each becomes one raw.dashboard_missing row, and the rest of the site loads.
-    bad_configs: tuple[tuple[int, str], ...] = ()
+    # graph_param_list entries that cannot be a configuration: (where in index.json, e.g.
+    # 'graph_param_list[3]', and why). Their files are not asked for; each becomes one
+    # raw.dashboard_missing row, and the rest of the site loads.
+    bad_configs: tuple[tuple[str, str], ...] = ()
 
 
 def config_problem(entry: Any) -> str | None:
@@ -239,18 +240,29 @@ def site_layout(index: Mapping, has_info: bool) -> SiteLayout:
     pages = {page[0] for page in index.get("pages", []) if page}
     listed = "pages" in index
     modern = dialect != DIALECT_0_1
-    listed_configs = index.get("graph_param_list") or [] if modern else []
-    if not isinstance(listed_configs, list):
-        listed_configs = [listed_configs]
-    problems = [(i, config_problem(entry)) for i, entry in enumerate(listed_configs)]
+    listed_configs = (index.get("graph_param_list") or []) if modern else []
+    if isinstance(listed_configs, list):
+        problems = [
+            (
+                f"graph_param_list[{i}]",
+                why and f"graph_param_list entry {i} {why}: its configuration is skipped",
+            )
+            for i, why in enumerate(map(config_problem, listed_configs))
+        ]
+    else:
+        found = _JSON_TYPES.get(type(listed_configs), "a number")
+        problems = [
+            ("graph_param_list", f"graph_param_list is {found}, not a list: no configuration is known")
+        ]
+        listed_configs = [None]
     return SiteLayout(
         dialect=dialect,
         configs=(
-            tuple(entry for entry, (_i, why) in zip(listed_configs, problems, strict=True) if why is None)
+            tuple(entry for entry, (_at, why) in zip(listed_configs, problems, strict=True) if why is None)
             if modern
             else tuple(legacy_configs(index))
         ),
-        bad_configs=tuple((i, why) for i, why in problems if why is not None),
+        bad_configs=tuple((at, why) for at, why in problems if why is not None),
         benchmarks=tuple(sorted(index.get("benchmarks") or {})),
         machines=index.get("machines") or {},
         probe_configs=not modern,
@@ -422,14 +434,14 @@ class _Crawl:
             return
         layout = site_layout(index.document, has_info=info.result.status != MISSING)
         self.progress.dialect = layout.dialect
-        for position, why in layout.bad_configs:
+        for where, why in layout.bad_configs:
             # Not a file: the index entry that would have named a folder of them.
             self.progress.files_total += 1
             self.tick()
             yield DashboardFile(
-                PromisedFile(f"index.json#graph_param_list[{position}]", "config"),
+                PromisedFile(f"index.json#{where}", "config"),
                 FetchResult(index.result.url, FAILED),
-                problem=f"graph_param_list entry {position} {why}: its configuration is skipped",
+                problem=why,
             )
         configs = layout.configs
         if layout.probe_configs:
