@@ -190,6 +190,7 @@ def build_dashboard_ingest(sources: Sources) -> dg.AssetsDefinition:
             "series_fetched": report.series_fetched,
             "points_loaded": report.points_loaded,
             "files_missing": report.missing,
+            "files_failed_transiently": report.failed_transiently,  # asked again on the next run
             "requests": report.requests,
             "retries": report.retries,
             "bytes_downloaded": report.bytes_downloaded,

@@ -477,7 +477,7 @@ class HttpFetcher:
     @property
     def _robots_agent(self) -> str:
         # RFC 9309 matches the product token ("DataSmith"), not the whole User-Agent header.
-        return self.policy.user_agent.split("/")[0].split()[0]
+        return (self.policy.user_agent.split("/")[0].split() or ["*"])[0]
 
     def _robots_unreachable(self, url: str) -> bool:
         """The host's robots.txt could not be read (5xx, network): a refusal that may pass."""
