@@ -156,3 +156,22 @@ def test_a_token_echoed_in_an_error_body_is_never_stored(tmp_path):
     assert messages[0] == "Branch not found: no access with [token]"
     assert messages[1].startswith("<html>xxx") and len(messages[1]) == 200
     assert not any(token[:12] in m for m in messages)
+
+
+def test_discovery_takes_only_real_repositories_from_an_asv_config(tmp_path):
+    """asv.conf.json's `repo` names the benchmarked project; a URL whose path is `../..` or starts with
+    `-` no longer becomes a candidate repository (it would reach API paths and clone folders)."""
+    from ingest.github_discovery import benchmarked_project
+    from ingest.results import _config_as_json
+
+    def repo_field(name: str) -> str:
+        text = fixture_path("results", name, "asv.conf.json").read_text()
+        return json.loads(_config_as_json(text)[0])["repo"]
+
+    assert benchmarked_project(repo_field("django")) == "django/django"
+    assert benchmarked_project(repo_field("photutils")) == "astropy/photutils"
+    assert benchmarked_project(repo_field("conda")) is None  # "../conda": relative
+    real = repo_field("django")  # https://github.com/django/django.git, mutated:
+    for project in ("../..", "-c/x", "django/..", "-django/django"):
+        hostile = real.replace("django/django", project)
+        assert hostile != real and benchmarked_project(hostile) is None, hostile
