@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from ingest.identifiers import COMMIT_HASH, SOURCE_NAME_PATTERN, repo_problem
+from ingest.identifiers import COMMIT_HASH, SOURCE_NAME_PATTERN, name_problem, repo_problem
 from ingest.sources import entries_of, fail_at, mapping_of, resolve_local, scalar_of
 
 ALLOWED_KEYS = {"name", "path", "task_id", "repo", "base_commit", "agent_commit"}
@@ -87,6 +87,9 @@ def parse_agent_results_section(file: Path, node: yaml.Node, seen: dict[str, int
         problem = repo_problem(values["repo"], "repo") if "repo" in values else None
         if problem:
             raise fail_at(file, fields["repo"], problem)
+        problem = name_problem(values["task_id"], "task_id") if "task_id" in values else None
+        if problem:
+            raise fail_at(file, fields["task_id"], problem)
         for key in ("base_commit", "agent_commit"):
             if key in values and not (7 <= len(values[key]) <= 64 and COMMIT_HASH.fullmatch(values[key])):
                 raise fail_at(file, fields[key], f"'{key}' must be a commit hash (7 to 64 hex digits)")

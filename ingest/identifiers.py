@@ -11,8 +11,9 @@ that end up as git arguments, file names or URL paths. Every check here matches 
 * Repository ``owner/name`` (GitHub's rules): the owner is 1 to 39 letters, digits, ``-`` or ``_`` (Enterprise
   Managed Users have ``_``), the name 1 to 100 letters, digits, ``.``, ``_`` or ``-``; neither starts with
   ``-`` and the name is not ``.`` or ``..``, so a repository can never name a parent folder or an option.
-* Names (sources, machines, benchmarks): no control characters (C0, DEL, C1) and no line or paragraph
-  separators, which would split a log line or a report row.
+* Names (``name_problem``, for free-form names such as machines or task ids): not empty, no control
+  characters (C0, DEL, C1) and no line or paragraph separators, which would split a log line or a report
+  row. The sources file's own names are stricter (``SOURCE_NAME_PATTERN``: lower case, digits, ``._-``).
 
 Every git call that carries such data also puts ``--end-of-options`` (git >= 2.24) before it, so a value
 that is not checked here (a revision name from the sources file) is still never read as an option.

@@ -109,6 +109,11 @@ def sources_error(tmp_path: Path, text: str) -> str:
         ("agent_results:\n  - {name: a, path: x, repo: ../.., base_commit: abc1234}\n", 2, "repo '../..'"),
         ('agent_results:\n  - {name: "a\\n", path: x, task_id: t}\n', 2, "lower case"),
         ("agent_results:\n  - {name: a, path: x, repo: a/b, base_commit: --output=x}\n", 2, "commit hash"),
+        (
+            'agent_results:\n  - {name: a, path: x, task_id: "t\\n"}\n',
+            2,
+            "task_id 't\\n' holds control characters",
+        ),
     ],
 )
 def test_every_section_uses_the_same_checks(tmp_path, text, line, words):
