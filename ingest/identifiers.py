@@ -15,8 +15,9 @@ that end up as git arguments, file names or URL paths. Every check here matches 
   characters (C0, DEL, C1) and no line or paragraph separators, which would split a log line or a report
   row. The sources file's own names are stricter (``SOURCE_NAME_PATTERN``: lower case, digits, ``._-``).
 
-Every git call that carries such data also puts ``--end-of-options`` (git >= 2.24) before it, so a value
-that is not checked here (a revision name from the sources file) is still never read as an option.
+Every git call that carries such data also puts ``--end-of-options`` before it (git 2.24; `git rev-parse`
+takes it from 2.30, and the runner already needs 2.31 for ``--path-format``), so a value that is not
+checked here (a revision name from the sources file) is still never read as an option.
 """
 
 from __future__ import annotations
