@@ -148,3 +148,16 @@ dashboards:
         str(django),
     ]
     assert (Path(urls[2]) / "index.json").is_file()
+
+
+def test_a_dashboard_url_with_a_typo_in_its_scheme_stops_materialize_with_exit_2(tmp_path, capsys):
+    """issue 13, case 11: `htps://...` was taken as a local folder, "loaded" with one missing file, exit 0."""
+    from conftest import materialize
+
+    file = write(tmp_path, "dashboards:\n  - name: numpy\n    url: htps://pv.github.io/numpy-bench/\n")
+    assert materialize(file, tmp_path / "warehouse.duckdb") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"{file}: line 3: dashboard url 'htps://pv.github.io/numpy-bench/' has the scheme 'htps'; "
+                        "expected http://, https://, file:// or a local folder")  # fmt: skip
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "warehouse.duckdb").exists()
