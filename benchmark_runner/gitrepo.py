@@ -1,4 +1,10 @@
-"""The git side of a run: a clone to read commits from and one worktree per concurrent job."""
+"""The git side of a run: a clone to read commits from and one worktree per concurrent job.
+
+Every git call with data puts ``--end-of-options`` before it: the commits of a sources file are revision
+names (``main``, a tag, a hash) and are resolved once (``resolve_commit``); only the resulting hex hash
+(``ingest.identifiers``) is checked out. `git checkout` does not take ``--end-of-options`` (git 2.39), so
+it gets the checked hash followed by ``--``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import shutil
 import subprocess
 import threading
 from pathlib import Path
+
+from ingest.identifiers import END_OF_OPTIONS, commit_hash_problem
 
 GIT = ["git", "-c", "core.hooksPath=" + os.devnull, "-c", "advice.detachedHead=false"]
 _worktree_lock = threading.Lock()  # `git worktree add` edits the clone's admin files
@@ -38,16 +46,16 @@ def prepare_clone(repository: str, clones_dir: Path, name: str) -> Path:
         return path
     path = clones_dir / f"{name}.git"
     if path.is_dir():
-        git(path, "fetch", "--quiet", "--prune", "origin", "+refs/heads/*:refs/heads/*")
+        git(path, "fetch", "--quiet", "--prune", END_OF_OPTIONS, "origin", "+refs/heads/*:refs/heads/*")
     else:
         clones_dir.mkdir(parents=True, exist_ok=True)
-        git(clones_dir, "clone", "--quiet", "--bare", repository, str(path))
+        git(clones_dir, "clone", "--quiet", "--bare", END_OF_OPTIONS, repository, str(path))
     return path
 
 
 def resolve_commit(clone: Path, commit: str) -> str | None:
     done = subprocess.run(
-        [*GIT, "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"],
+        [*GIT, "rev-parse", "--verify", "--quiet", END_OF_OPTIONS, f"{commit}^{{commit}}"],
         cwd=clone,
         capture_output=True,
         text=True,
@@ -56,16 +64,20 @@ def resolve_commit(clone: Path, commit: str) -> str | None:
 
 
 def checkout_worktree(clone: Path, worktree: Path, commit: str) -> None:
-    """Put ``commit`` into ``worktree`` (created on first use, detached, reused for later commits)."""
+    """Put ``commit`` (a hex hash, as resolve_commit gives) into ``worktree`` (created on first use,
+    detached, reused for later commits)."""
+    problem = commit_hash_problem(commit)
+    if problem:
+        raise GitError(f"cannot check out in {worktree}: {problem}")
     with _worktree_lock:
         if (worktree / ".git").exists() and _common_dir(worktree) != _common_dir(clone):
             shutil.rmtree(worktree)  # left by an earlier run on another clone of the repository
         if not (worktree / ".git").exists():
             git(clone, "worktree", "prune")
             worktree.parent.mkdir(parents=True, exist_ok=True)
-            git(clone, "worktree", "add", "--force", "--detach", str(worktree), commit)
+            git(clone, "worktree", "add", "--force", "--detach", END_OF_OPTIONS, str(worktree), commit)
             return
-    git(worktree, "checkout", "--quiet", "--force", "--detach", commit)
+    git(worktree, "checkout", "--quiet", "--force", "--detach", commit, "--")
     git(worktree, "clean", "-qfdx")
 
 

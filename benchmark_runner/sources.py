@@ -32,9 +32,8 @@ from pathlib import Path
 import yaml
 
 from benchmark_runner.settings import DEFAULT_ASV_ARGS, MACHINE_FACT_KEYS, NAME_PART, RunSettings
+from ingest.identifiers import SOURCE_NAME_PATTERN, repo_problem
 from ingest.sources import (
-    REPO_PATTERN,
-    SOURCE_NAME_PATTERN,
     entries_of,
     fail_at,
     mapping_of,
@@ -148,8 +147,9 @@ def _target(file: Path, entry: yaml.Node) -> BenchmarkTarget:
         if required not in fields:
             raise fail_at(file, entry, f"an entry of 'benchmarks' is missing {required!r}")
     repo = scalar_of(file, fields["repo"], "'repo'")
-    if not REPO_PATTERN.match(repo):
-        raise fail_at(file, fields["repo"], f"repo {repo!r} must be written as owner/name")
+    problem = repo_problem(repo, "repo")
+    if problem:
+        raise fail_at(file, fields["repo"], problem)
     machine = scalar_of(file, fields["machine"], "'machine'")
     if not NAME_PART.sub("", machine.lower()) or NAME_PART.search(machine.lower()):
         raise fail_at(
@@ -207,7 +207,7 @@ def _target(file: Path, entry: yaml.Node) -> BenchmarkTarget:
             values[key] = resolve_local(file, scalar_of(file, fields[key], f"'{key}'"))
     if "name" in fields:
         key = scalar_of(file, fields["name"], "'name'")
-        if not SOURCE_NAME_PATTERN.match(key):
+        if not SOURCE_NAME_PATTERN.fullmatch(key):
             raise fail_at(
                 file, fields["name"], f"name {key!r} must be lower case letters, digits, '.', '_' or '-'"
             )

@@ -4,7 +4,9 @@ Used by the commit reports for tasks whose pull request is known. Requests go th
 client (ingest.github_client: token from GH_TOKEN/GITHUB_TOKEN/tokens.env, never logged; primary and
 secondary rate limits; retries). The API is the one the pull requests came from: the sources file's
 `github: api_url` (the commit_reports asset passes it), else GITHUB_API_URL, else api.github.com. A page
-that cannot be had ends that list with what was read and a warning: the report is still written.
+that cannot be had ends that list with what was read and a warning: the report is still written. A repo
+that is not a GitHub owner/name (``ingest.identifiers``; ``../..`` would walk up the API's paths) or a pull
+request number that is not a positive whole number is never put in a URL: no discussion, and a warning.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 
 from datasmith.reports import Discussion
 from ingest.github_client import DEFAULT_API_URL, GitHubClient, GitHubError, load_token
+from ingest.identifiers import repo_problem
 
 MAX_PAGES = 50
 log = logging.getLogger("datasmith")
@@ -32,6 +35,14 @@ class DiscussionFetcher:
         self.client.close()
 
     def __call__(self, repo: str, pr_number: int) -> Discussion:
+        problem = repo_problem(repo) or (
+            None
+            if isinstance(pr_number, int) and not isinstance(pr_number, bool) and pr_number > 0
+            else f"pull request number {pr_number!r} is not a positive whole number"
+        )
+        if problem:
+            log.warning(f"github: no discussion fetched: {problem}")
+            return Discussion()
         return Discussion(
             comments=self.all_pages(f"/repos/{repo}/issues/{pr_number}/comments"),
             reviews=self.all_pages(f"/repos/{repo}/pulls/{pr_number}/reviews"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from datasmith.clones import CommitInfo, commit_info, find_clone, patch
+from datasmith.clones import CommitInfo, commit_info, find_clone, patch, unusable_commit
 from datasmith.github_context import PullRequest, changed_files_for, pull_request_for
 
 PLOT_WINDOW = 12  # points either side of the change shown in the plot
@@ -51,7 +52,8 @@ class TaskReport:
 
 def task_id_for(repo: str, pr_number: int | None, commit_hash: str) -> str:
     """FormulaCode's `<owner>_<repo>_<pr_number>`; `<owner>_<repo>_<commit8>` when no pull request is known."""
-    return f"{repo.replace('/', '_')}_{pr_number if pr_number is not None else commit_hash[:8]}"
+    tail = pr_number if pr_number is not None else commit_hash[:8]
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{repo.replace('/', '_')}_{tail}")  # a file name, never a path
 
 
 def load_tasks(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -107,7 +109,8 @@ def render_report(
     if commit:
         lines += [f"- Author: {commit.author}", "", "## Commit message", "", commit.message or "(empty)"]
     else:
-        lines += ["", "_No local clone of the repository: commit message and patch unavailable._"]
+        why = unusable_commit(sha) or "no local clone of the repository"
+        lines += ["", f"_Commit message and patch unavailable: {why}._"]
     lines += ["", "## Pull request", ""]
     if pr:
         lines += [

@@ -17,24 +17,15 @@ measurements of the base commit on the same machine.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from ingest.sources import (
-    REPO_PATTERN,
-    SOURCE_NAME_PATTERN,
-    entries_of,
-    fail_at,
-    mapping_of,
-    resolve_local,
-    scalar_of,
-)
+from ingest.identifiers import COMMIT_HASH, SOURCE_NAME_PATTERN, name_problem, repo_problem
+from ingest.sources import entries_of, fail_at, mapping_of, resolve_local, scalar_of
 
 ALLOWED_KEYS = {"name", "path", "task_id", "repo", "base_commit", "agent_commit"}
-HEX = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
 
 @dataclass(frozen=True)
@@ -74,7 +65,7 @@ def parse_agent_results_section(file: Path, node: yaml.Node, seen: dict[str, int
                 raise fail_at(file, entry, f"an entry of 'agent_results' is missing {key!r}")
         values = {key: scalar_of(file, value, f"'{key}'") for key, value in fields.items()}
         name = values["name"]
-        if not SOURCE_NAME_PATTERN.match(name):
+        if not SOURCE_NAME_PATTERN.fullmatch(name):
             raise fail_at(
                 file,
                 fields["name"],
@@ -93,11 +84,15 @@ def parse_agent_results_section(file: Path, node: yaml.Node, seen: dict[str, int
                 entry,
                 f"agent_results entry {name!r} needs either 'task_id' or both 'repo' and 'base_commit'",
             )
-        if "repo" in values and not REPO_PATTERN.match(values["repo"]):
-            raise fail_at(file, fields["repo"], f"repo {values['repo']!r} must be written as owner/name")
+        problem = repo_problem(values["repo"], "repo") if "repo" in values else None
+        if problem:
+            raise fail_at(file, fields["repo"], problem)
+        problem = name_problem(values["task_id"], "task_id") if "task_id" in values else None
+        if problem:
+            raise fail_at(file, fields["task_id"], problem)
         for key in ("base_commit", "agent_commit"):
-            if key in values and not HEX.match(values[key]):
-                raise fail_at(file, fields[key], f"'{key}' must be a commit hash (7 to 40 hex digits)")
+            if key in values and not (7 <= len(values[key]) <= 64 and COMMIT_HASH.fullmatch(values[key])):
+                raise fail_at(file, fields[key], f"'{key}' must be a commit hash (7 to 64 hex digits)")
         entries.append(
             AgentResults(
                 name=name,

@@ -8,6 +8,9 @@ the benchmark runner checks out.
 
     clones_root(db_path, clones_dir) -> clones_dir, else <warehouse folder>/clones
     clone_path(root, "owner/name") -> root / "owner__name.git"
+
+Every git call with data (URLs, paths, commit hashes) puts ``--end-of-options`` before it, and a commit that
+is not a hex hash (``ingest.identifiers``) is recorded as missing with that reason without asking git.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import duckdb
 
 from ingest.github_client import GitHubClient, GitHubError
 from ingest.github_store import diffed_commits, store_commit_diff, store_commit_diffs
+from ingest.identifiers import END_OF_OPTIONS, check_repo, commit_hash_problem
 
 BATCH = 400  # commits per `git log` call
 
@@ -38,7 +42,8 @@ def clones_root(db_path: str | os.PathLike, configured: str | os.PathLike | None
 
 
 def clone_path(root: Path, repo_name: str) -> Path:
-    owner, name = repo_name.split("/", 1)
+    """Raises IdentifierError for a repo_name that is not a GitHub owner/name (it would leave root)."""
+    owner, name = check_repo(repo_name).split("/", 1)
     return Path(root) / f"{owner}__{name}.git"
 
 
@@ -65,6 +70,7 @@ def ensure_clone(clone_url: str, path: Path) -> Path:
             "fetch",
             "--quiet",
             "--prune",
+            END_OF_OPTIONS,
             "origin",
             "+refs/heads/*:refs/heads/*",
             "+refs/tags/*:refs/tags/*",
@@ -74,7 +80,7 @@ def ensure_clone(clone_url: str, path: Path) -> Path:
     partial = path.with_name(path.name + ".partial")
     if partial.exists():  # a clone interrupted earlier
         shutil.rmtree(partial)
-    git(None, "clone", "--quiet", "--bare", "--filter=blob:none", clone_url, str(partial))
+    git(None, "clone", "--quiet", "--bare", "--filter=blob:none", END_OF_OPTIONS, clone_url, str(partial))
     partial.rename(path)  # only a finished clone gets the real name
     return path
 
@@ -84,7 +90,8 @@ def _empty_tree(path: Path) -> str:
 
 
 def existing_commits(path: Path, shas: Iterable[str]) -> set[str]:
-    shas = list(shas)
+    """The shas that are commits in the clone; one that is not a hex hash is never asked about."""
+    shas = [sha for sha in shas if not commit_hash_problem(sha)]
     if not shas:
         return set()
     out = git(
@@ -116,7 +123,7 @@ def changed_files_batch(path: Path, shas: list[str]) -> dict[str, tuple[str | No
         chunk = shas[start : start + BATCH]
         text = git(
             path, "log", "--no-walk=unsorted", "--diff-merges=first-parent", "--numstat", "--no-renames",
-            "--format=tformat:@@%H %P", *chunk,
+            "--format=tformat:@@%H %P", END_OF_OPTIONS, *chunk,
         )  # fmt: skip
         current = None
         for line in text.splitlines():
@@ -132,10 +139,13 @@ def changed_files_batch(path: Path, shas: list[str]) -> dict[str, tuple[str | No
 
 def changed_files(path: Path, sha: str) -> list[tuple[str, int | None, int | None]]:
     """The files ``sha`` changed against its first parent (the empty tree for a root commit)."""
-    parents = git(path, "rev-list", "--parents", "-n", "1", sha).split()
+    problem = commit_hash_problem(sha)
+    if problem:
+        raise CloneError(problem)
+    parents = git(path, "rev-list", "--parents", "-n", "1", END_OF_OPTIONS, sha).split()
     base = parents[1] if len(parents) > 1 else _empty_tree(path)
     files = []
-    for line in git(path, "diff", "--numstat", "--no-renames", base, sha).splitlines():
+    for line in git(path, "diff", "--numstat", "--no-renames", END_OF_OPTIONS, base, sha).splitlines():
         added, deleted, name = line.split("\t", 2)
         files.append((_unquote(name), _count(added), _count(deleted)))
     return files
@@ -176,6 +186,13 @@ def collect_changed_files(
     done = diffed_commits(con, repo_name)
     wanted = [sha for sha in dict.fromkeys(commits) if sha not in done]
     report.commits_already_read = len(set(commits)) - len(wanted)
+    unusable = [(sha, problem) for sha in wanted if (problem := commit_hash_problem(sha))]
+    if unusable:  # never asked of git or the API: recorded as missing, with the reason
+        report.commits_missing += len(unusable)
+        store_commit_diffs(
+            con, repo_name, [(sha, None, "missing", clone_url, [], why) for sha, why in unusable]
+        )
+        wanted = [sha for sha in wanted if not commit_hash_problem(sha)]
     if not wanted:
         return report
     try:

@@ -2,7 +2,8 @@
 
 * The token comes from ``GH_TOKEN`` / ``GITHUB_TOKEN`` or a ``tokens.env`` file (``KEY=VALUE`` lines) in the
   project root or the working directory. It is sent only in the Authorization header; every error message
-  this module builds goes through ``redact`` first.
+  this module builds goes through ``redact`` first, and so does every response's ``message`` (the text kept from
+  an error body, which a server may echo the token into).
 * ``X-GitHub-Api-Version: 2022-11-28`` is pinned: later versions drop ``merge_commit_sha``.
 * Primary limit: ``X-RateLimit-Remaining: 0`` means wait until ``X-RateLimit-Reset``, before the next request
   of that resource (core, search, code_search) and after a 403/429 that says so.
@@ -92,6 +93,10 @@ def load_token(environ: dict[str, str] | None = None, folders: list[Path] | None
     return None
 
 
+def _unchanged(text: str) -> str:
+    return text
+
+
 def redactor(token: str | None) -> Callable[[str], str]:
     def redact(text: str) -> str:
         return text.replace(token, "[token]") if token else text
@@ -118,6 +123,8 @@ class GitHubResponse:
     headers: httpx.Headers
     body: bytes
     sent_etag: str | None = None
+    # the client's token redactor: ``message`` is the one place text from a body is made for storing
+    redact: Callable[[str], str] = field(default=_unchanged, repr=False, compare=False)
 
     @property
     def etag(self) -> str | None:
@@ -149,11 +156,13 @@ class GitHubResponse:
 
     @property
     def message(self) -> str:
+        """The body's "message" (or its first 200 characters when it is not JSON), the token redacted
+        before the text is cut (a cut could leave part of the token)."""
         try:
             body = self.json()
         except ValueError:
-            return self.body[:200].decode("utf-8", "replace")
-        return str(body.get("message", "")) if isinstance(body, dict) else ""
+            return self.redact(self.body[:4096].decode("utf-8", "replace"))[:200]
+        return self.redact(str(body.get("message", ""))) if isinstance(body, dict) else ""
 
 
 @dataclass
@@ -275,7 +284,9 @@ class GitHubClient:
                 continue
             if status == 304:
                 self.stats.not_modified += 1
-            return GitHubResponse(str(response.url), status, response.headers, body, sent_etag=etag)
+            return GitHubResponse(
+                str(response.url), status, response.headers, body, sent_etag=etag, redact=self.redact
+            )
 
     def pages(
         self,

@@ -30,6 +30,7 @@ from ingest.github_store import (
     stored_content,
     stored_page,
 )
+from ingest.identifiers import is_repo
 from ingest.results import _config_as_json
 
 MAX_SEARCH_HITS = 1000
@@ -243,7 +244,8 @@ def benchmarked_project(repo_field) -> str | None:
     if not isinstance(repo_field, str):
         return None
     match = _GITHUB_REPO_URL.search(repo_field.strip())
-    return f"{match.group(1)}/{match.group(2)}" if match else None
+    project = f"{match.group(1)}/{match.group(2)}" if match else None
+    return project if is_repo(project) else None  # not '../..' or '-x/y' (ingest.identifiers)
 
 
 def config_paths(

@@ -19,7 +19,8 @@ from pathlib import Path
 import yaml
 
 from ingest.github_client import DEFAULT_API_URL
-from ingest.sources import REPO_PATTERN, entries_of, fail_at, mapping_of, resolve_local, scalar_of
+from ingest.identifiers import repo_problem
+from ingest.sources import entries_of, fail_at, mapping_of, resolve_local, scalar_of
 
 DEFAULT_TOP_N = 350
 DEFAULT_MAX_PULL_REQUESTS = 5000
@@ -79,8 +80,9 @@ def parse_github_section(file: Path, node: yaml.Node, seen: dict[str, int]) -> G
     repos: list[str] = []
     for entry in entries_of(file, fields.get("repos"), "github.repos"):
         repo = scalar_of(file, entry, "a repository in 'github.repos'")
-        if not REPO_PATTERN.match(repo):
-            raise fail_at(file, entry, f"repository {repo!r} must be written as owner/name")
+        problem = repo_problem(repo)
+        if problem:
+            raise fail_at(file, entry, problem)
         if repo.lower() in (r.lower() for r in repos):
             raise fail_at(file, entry, f"repository {repo!r} is listed twice")
         repos.append(repo)
@@ -88,7 +90,7 @@ def parse_github_section(file: Path, node: yaml.Node, seen: dict[str, int]) -> G
     api_url = DEFAULT_API_URL
     if "api_url" in fields:
         api_url = scalar_of(file, fields["api_url"], "'api_url'").rstrip("/")
-        if not api_url.startswith(("http://", "https://")):
+        if not api_url.lower().startswith(("http://", "https://")):
             raise fail_at(file, fields["api_url"], "'api_url' must be an http(s) URL")
 
     clones_dir = None

@@ -18,12 +18,16 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 
+from ingest.identifiers import REPO_PATTERN as REPO_PATTERN  # re-exported for the section parsers
+from ingest.identifiers import SOURCE_NAME_PATTERN, repo_problem
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOURCES_FILE = PROJECT_ROOT / "sources.yml"
 DEFAULT_DB_PATH = PROJECT_ROOT / "artifacts" / "warehouse.duckdb"
 
-SOURCE_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# Anything that starts like a URL ("scheme:/"): it must then be a scheme we read, never a local folder.
+URL_LIKE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):/")
+DASHBOARD_SCHEMES = ("http", "https", "file")
 
 
 class SourcesError(ValueError):
@@ -253,7 +257,7 @@ def _common(
             raise _fail(file, node, f"an entry of '{section}' is missing {key!r}")
     values = {key: _scalar(file, value, f"'{key}'") for key, value in fields.items()}
     name = values["name"]
-    if not SOURCE_NAME_PATTERN.match(name):
+    if not SOURCE_NAME_PATTERN.fullmatch(name):
         raise _fail(
             file, fields["name"], f"source name {name!r} must be lower case letters, digits, '.', '_' or '-'"
         )
@@ -261,8 +265,9 @@ def _common(
         raise _fail(file, fields["name"], f"source name {name!r} is used twice (first on line {seen[name]})")
     seen[name] = fields["name"].start_mark.line + 1
     repo = values.get("repo")
-    if repo is not None and not REPO_PATTERN.match(repo):
-        raise _fail(file, fields["repo"], f"repo {repo!r} must be written as owner/name")
+    problem = repo_problem(repo, "repo") if repo is not None else None
+    if problem:
+        raise _fail(file, fields["repo"], problem)
     return values
 
 
@@ -273,10 +278,37 @@ def _resolve_local(file: Path, location: str) -> Path:
 
 def _dashboard(file: Path, node: yaml.Node, seen: dict[str, int]) -> DashboardSource:
     values = _common(file, node, seen, {"name", "url", "repo"}, {"name", "url"}, "dashboards")
-    url = values["url"]
-    if not re.match(r"^https?://", url):
-        url = str(_resolve_local(file, url))
+    url_node = next(value for key, value in node.value if key.value == "url")
+    url = _dashboard_location(file, url_node, values["url"])
     return DashboardSource(name=values["name"], url=url, repo=values.get("repo"))
+
+
+def _dashboard_location(file: Path, node: yaml.Node, url: str) -> str:
+    """An http(s) URL (its scheme lower-cased), or an absolute local folder: a path, or a file:// URL
+    (file:///abs/path or file://localhost/abs/path). Anything else that looks like a URL is a mistake."""
+    scheme = URL_LIKE.match(url)
+    if scheme is None:
+        return str(_resolve_local(file, url))
+    name = scheme.group(1).lower()
+    if name not in DASHBOARD_SCHEMES:
+        raise _fail(
+            file,
+            node,
+            f"dashboard url {url!r} has the scheme {scheme.group(1)!r}; "
+            "expected http://, https://, file:// or a local folder",
+        )
+    parts = urlsplit(url)
+    if name == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise _fail(
+                file,
+                node,
+                f"dashboard url {url!r}: a file:// URL must name an absolute local folder (file:///path)",
+            )
+        return str(Path(unquote(parts.path)).resolve())
+    if not url[len(scheme.group(0)) :].startswith("/") or not parts.hostname:
+        raise _fail(file, node, f"dashboard url {url!r} has no host; expected {name}://host/path")
+    return name + url[len(scheme.group(1)) :]
 
 
 def _results(file: Path, node: yaml.Node, seen: dict[str, int]) -> ResultsSource:

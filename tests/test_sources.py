@@ -51,6 +51,22 @@ results:
         ("dashboards: {name: a}\n", 1, "must be a list"),
         ("resultz:\n  - name: a\n", 1, "unknown section 'resultz'"),
         ("results:\n  - name: a\n    path: [x\n", 4, "not valid YAML"),
+        # issue 13: a repo naming a parent folder or an option, a name ending in a newline ($ matched
+        # before it), a dashboard URL whose scheme is a typo or unknown (it was taken as a local folder)
+        (
+            "results:\n  - name: a\n    path: x\n    repo: ../..\n",
+            4,
+            "repo '../..' must be written as owner/name",
+        ),
+        ("results:\n  - name: a\n    path: x\n    repo: owner/..\n", 4, "owner/name"),
+        ("results:\n  - name: a\n    path: x\n    repo: -c/x\n", 4, "owner/name"),
+        ('results:\n  - name: a\n    path: x\n    repo: "a/b\\n"\n', 4, "owner/name"),
+        ('results:\n  - name: "a\\n"\n    path: x\n', 2, "lower case"),
+        ("dashboards:\n  - name: a\n    url: htps://pv.github.io/numpy-bench/\n", 3, "scheme 'htps'"),
+        ("dashboards:\n  - name: a\n    url: ftp://example.org/bench/\n", 3, "scheme 'ftp'"),
+        ("dashboards:\n  - name: a\n    url: https:/pv.github.io/x/\n", 3, "has no host"),
+        ("dashboards:\n  - name: a\n    url: https://\n", 3, "has no host"),
+        ("dashboards:\n  - name: a\n    url: file://host/x\n", 3, "file:///path"),
     ],
 )
 def test_a_malformed_file_is_a_clear_error_naming_the_line(tmp_path, text, line, words):
@@ -102,3 +118,46 @@ replication:
     )
     with pytest.raises(SourcesError, match="line 5: replication names 'zz'"):
         load_sources(bad)
+
+
+def test_dashboard_url_schemes_are_matched_without_case_and_file_urls_are_local_folders(tmp_path):
+    """issue 13: `HTTPS://` and `file://` were taken as relative local paths (`<folder>/HTTPS:/...`)."""
+    from conftest import fixture_path
+
+    django = fixture_path("dashboards", "django")
+    file = write(
+        tmp_path,
+        f"""
+dashboards:
+  - name: upper
+    url: HTTPS://pv.github.io/numpy-bench/
+  - name: mixed
+    url: Http://localhost:8080/site/
+  - name: local-url
+    url: {django.as_uri()}
+  - name: localhost-url
+    url: file://localhost{django}
+""",
+    )
+    sources = load_sources(file)
+    urls = [d.url for d in sources.dashboards]
+    assert urls == [
+        "https://pv.github.io/numpy-bench/",
+        "http://localhost:8080/site/",
+        str(django),
+        str(django),
+    ]
+    assert (Path(urls[2]) / "index.json").is_file()
+
+
+def test_a_dashboard_url_with_a_typo_in_its_scheme_stops_materialize_with_exit_2(tmp_path, capsys):
+    """issue 13, case 11: `htps://...` was taken as a local folder, "loaded" with one missing file, exit 0."""
+    from conftest import materialize
+
+    file = write(tmp_path, "dashboards:\n  - name: numpy\n    url: htps://pv.github.io/numpy-bench/\n")
+    assert materialize(file, tmp_path / "warehouse.duckdb") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"{file}: line 3: dashboard url 'htps://pv.github.io/numpy-bench/' has the scheme 'htps'; "
+                        "expected http://, https://, file:// or a local folder")  # fmt: skip
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "warehouse.duckdb").exists()
