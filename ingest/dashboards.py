@@ -1012,8 +1012,7 @@ def _unreadable_cause(base: str, index: DashboardFile | None) -> str:
     if base.startswith("file://"):
         folder = Path(url2pathname(urlsplit(base).path))
         if not folder.is_dir():
-            hint = " (a URL needs http:// or https://)" if ":/" in folder.as_posix() else ""
-            return f"the folder {folder} does not exist{hint}"
+            return f"the folder {folder} does not exist"
     if index is None:
         return "index.json was not obtained"
     cause = index.reason or f"not obtained ({index.result.status})"

@@ -298,19 +298,19 @@ def test_materialize_fails_the_unreadable_partitions_in_one_line_and_runs_the_ot
             {
                 "dashboards": [
                     {"name": "dask", "url": str(fixture_path("dashboards", "dask-2017", "dask"))},
-                    {"name": "typo", "url": "htps://example.org/bench/"},
+                    {"name": "moved", "url": "no-such-folder"},
                     {"name": "gone", "url": f"http://127.0.0.1:{port}/bench/"},
                 ]
             }
         )
     )
-    typo = load_sources(sources).by_name("typo").url
+    moved = tmp_path / "no-such-folder"
     db = tmp_path / "w.duckdb"
     assert materialize(sources, db, "--select", "key:raw/dashboard_files") == 1
     err = capfd.readouterr().err
     assert (
-        f"raw_dashboard_files: dagster._core.definitions.events.Failure: dashboard 'typo' could not be read "
-        f"from {typo}: the folder {typo} does not exist (a URL needs http:// or https://)\n"
+        f"raw_dashboard_files: dagster._core.definitions.events.Failure: dashboard 'moved' could not be read "
+        f"from {moved}: the folder {moved} does not exist\n"
     ) in err
     assert (
         f"raw_dashboard_files: dagster._core.definitions.events.Failure: dashboard 'gone' could not be read from http://127.0.0.1:{port}/bench/: index.json: robots.txt unreachable"
