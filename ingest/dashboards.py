@@ -9,6 +9,9 @@ into ``raw.dashboard_files`` -- or, when it cannot be had, a row in ``raw.dashbo
 Like ``ingest/results.py`` the raw tables are append-only, every row carries its provenance, rows are
 committed in batches, and a re-run loads nothing twice: it sends conditional requests with the
 validators stored from the last run, and a file whose content did not change is not stored again.
+A crawl counts as complete only when no file failed transiently (``FetchResult.transient``), so a
+re-run asks again for those. A dashboard of which no usable ``index.json`` was obtained raises
+``DashboardUnreadable`` (one line: the source and the cause) once what it recorded is committed.
 
 Three generations of sites are handled (the "dialects" of the graph paths):
 
@@ -991,7 +994,7 @@ def ingest_dashboard_source(
     return report
 
 
-# user:password@ (or user@) after an http(s) scheme, as earlier versions stored a URL given with them.
+# user:password@ (or user@) after a URL's scheme, as earlier versions stored a URL given with them.
 URL_CREDENTIALS = r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@"
 
 
