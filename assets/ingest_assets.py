@@ -5,7 +5,7 @@ import logging
 import dagster as dg
 
 from assets.resources import WarehouseResource
-from ingest.dashboards import ingest_dashboard_source
+from ingest.dashboards import DashboardUnreadable, ingest_dashboard_source
 from ingest.http import FetchPolicy
 from ingest.registry import register_sources
 from ingest.results import ingest_results_source
@@ -165,10 +165,23 @@ def build_dashboard_ingest(sources: Sources) -> dg.AssetsDefinition:
         source = sources.by_name(context.partition_key)
 
         progress = progress_logger(context)
+        unreadable = None
         with warehouse.get_connection() as con:
-            report = ingest_dashboard_source(
-                con, source, progress=progress, policy=config.policy(), revalidate_all=config.revalidate_all
-            )
+            try:
+                report = ingest_dashboard_source(
+                    con,
+                    source,
+                    progress=progress,
+                    policy=config.policy(),
+                    revalidate_all=config.revalidate_all,
+                )
+            except DashboardUnreadable as exc:
+                unreadable = str(exc)
+        if unreadable is not None:
+            # The source could not be read at all: the partition fails, its cause in one line (what
+            # could be recorded is in raw.dashboard_missing); other partitions still run. Raised once
+            # the connection is closed: dagster-duckdb's get_connection does not close it on an error.
+            raise dg.Failure(description=unreadable, allow_retries=False)
         for reason, count in report.missing_reasons.items():
             context.log.warning(f"{source.name}: {count} files missing ({reason})")
         common = {
@@ -177,6 +190,7 @@ def build_dashboard_ingest(sources: Sources) -> dg.AssetsDefinition:
             "series_fetched": report.series_fetched,
             "points_loaded": report.points_loaded,
             "files_missing": report.missing,
+            "files_failed_transiently": report.failed_transiently,  # asked again on the next run
             "requests": report.requests,
             "retries": report.retries,
             "bytes_downloaded": report.bytes_downloaded,

@@ -9,6 +9,9 @@ into ``raw.dashboard_files`` -- or, when it cannot be had, a row in ``raw.dashbo
 Like ``ingest/results.py`` the raw tables are append-only, every row carries its provenance, rows are
 committed in batches, and a re-run loads nothing twice: it sends conditional requests with the
 validators stored from the last run, and a file whose content did not change is not stored again.
+A crawl counts as complete only when no file failed transiently (``FetchResult.transient``), so a
+re-run asks again for those. A dashboard of which no usable ``index.json`` was obtained raises
+``DashboardUnreadable`` (one line: the source and the cause) once what it recorded is committed.
 
 Three generations of sites are handled (the "dialects" of the graph paths):
 
@@ -33,7 +36,10 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import duckdb
 import pyarrow as pa
@@ -41,6 +47,7 @@ from asv.environment import get_env_name
 from asv.graph import Graph
 
 from ingest.http import (
+    FAILED,
     MISSING,
     NOT_MODIFIED,
     OK,
@@ -85,8 +92,10 @@ create table if not exists raw.dashboard_files (
     fetched_at    timestamp not null,
     content       varchar   not null   -- the JSON text as served, validated at load
 );
--- One row per crawl that went through to the end, with the index.json and info.json it saw: an
--- unchanged pair lets the next run stop early only after a complete crawl (never after a crash).
+-- One row per crawl that went through to the end, with the index.json and info.json it saw and how
+-- many files failed transiently (retries used up on 429/5xx/timeouts/truncated bodies, robots.txt
+-- unreachable). An unchanged pair lets the next run stop early only when the latest such crawl was
+-- complete: nothing failed transiently (never after a crash either).
 create table if not exists raw.dashboard_crawls (
     source_name    varchar   not null,
     completed_at   timestamp not null,
@@ -94,8 +103,10 @@ create table if not exists raw.dashboard_crawls (
     info_sha256    varchar,
     files_promised integer
 );
+alter table raw.dashboard_crawls add column if not exists files_failed_transiently integer;
 -- Promised files that could not be had, with why (404, bad JSON, truncated, refused redirect,
--- too large, robots.txt). A new row only when a file's state changes, so re-runs add nothing.
+-- too large, robots.txt), and graph_param_list entries that are no configuration (kind 'config',
+-- relative_path 'index.json#graph_param_list[i]'). A new row only when a file's state changes.
 create table if not exists raw.dashboard_missing (
     source_name   varchar   not null,
     url           varchar   not null,
@@ -186,6 +197,23 @@ class SiteLayout:
     summaries: bool  # graphs/summary/<benchmark>.json
     config_summaries: bool  # graphs/<config>/summary.json
     regressions: bool
+    # graph_param_list entries that cannot be a configuration: (where in index.json, e.g.
+    # 'graph_param_list[3]', and why). Their files are not asked for; each becomes one
+    # raw.dashboard_missing row, and the rest of the site loads.
+    bad_configs: tuple[tuple[str, str], ...] = ()
+
+
+def config_problem(entry: Any) -> str | None:
+    """Why a ``graph_param_list`` entry cannot be a configuration, or None. asv writes an object of
+    parameter names to text or null (numbers and booleans pass too); the machine, when named, is text."""
+    if not isinstance(entry, dict):
+        return f"is {_JSON_TYPES.get(type(entry), 'a number')} ({json.dumps(entry)[:80]}), not an object of parameters"
+    nested = sorted(key for key, value in entry.items() if isinstance(value, dict | list))
+    if nested:
+        return f"has a value that is not a single text, number or null: {', '.join(map(repr, nested))}"
+    if "machine" in entry and not isinstance(entry["machine"], str):
+        return f"names its machine with {_JSON_TYPES.get(type(entry['machine']), 'a number')}, not text"
+    return None
 
 
 def site_dialect(index: Mapping, has_info: bool) -> str:
@@ -215,9 +243,29 @@ def site_layout(index: Mapping, has_info: bool) -> SiteLayout:
     pages = {page[0] for page in index.get("pages", []) if page}
     listed = "pages" in index
     modern = dialect != DIALECT_0_1
+    listed_configs = (index.get("graph_param_list") or []) if modern else []
+    if isinstance(listed_configs, list):
+        problems = [
+            (
+                f"graph_param_list[{i}]",
+                why and f"graph_param_list entry {i} {why}: its configuration is skipped",
+            )
+            for i, why in enumerate(map(config_problem, listed_configs))
+        ]
+    else:
+        found = _JSON_TYPES.get(type(listed_configs), "a number")
+        problems = [
+            ("graph_param_list", f"graph_param_list is {found}, not a list: no configuration is known")
+        ]
+        listed_configs = [None]
     return SiteLayout(
         dialect=dialect,
-        configs=tuple(index.get("graph_param_list") or []) if modern else tuple(legacy_configs(index)),
+        configs=(
+            tuple(entry for entry, (_at, why) in zip(listed_configs, problems, strict=True) if why is None)
+            if modern
+            else tuple(legacy_configs(index))
+        ),
+        bad_configs=tuple((at, why) for at, why in problems if why is not None),
         benchmarks=tuple(sorted(index.get("benchmarks") or {})),
         machines=index.get("machines") or {},
         probe_configs=not modern,
@@ -389,6 +437,15 @@ class _Crawl:
             return
         layout = site_layout(index.document, has_info=info.result.status != MISSING)
         self.progress.dialect = layout.dialect
+        for where, why in layout.bad_configs:
+            # Not a file: the index entry that would have named a folder of them.
+            self.progress.files_total += 1
+            self.tick()
+            yield DashboardFile(
+                PromisedFile(f"index.json#{where}", "config"),
+                FetchResult(index.result.url, FAILED),
+                problem=why,
+            )
         configs = layout.configs
         if layout.probe_configs:
             configs, probed = await self.probe(layout)
@@ -643,20 +700,40 @@ class DashboardReport:
     retries: int = 0
     bytes_downloaded: int = 0
     site_unchanged: bool = False  # index.json and info.json unchanged: nothing else was asked
+    failed_transiently: int = 0  # of the missing, those worth asking again: the crawl is incomplete
+    unreadable: str | None = None  # why no usable index.json was obtained (the source was not read)
 
     @property
     def total_loaded(self) -> int:
         return sum(self.files_loaded.values())
 
+    @property
+    def complete(self) -> bool:
+        return self.unreadable is None and self.failed_transiently == 0
+
     def summary(self) -> str:
         if self.site_unchanged:
             return f"{self.source_name}: not re-published since the last run (index.json and info.json unchanged)"
         reasons = ", ".join(f"{n} {r}" for r, n in self.missing_reasons.most_common(3))
+        again = (
+            f"; {self.failed_transiently} failed transiently and are asked again next run"
+            if self.failed_transiently
+            else ""
+        )
         return (
             f"{self.source_name}: {self.series_fetched} series fetched "
             f"({self.files_loaded.get('series', 0)} new), {self.points_loaded} points loaded, "
-            f"{self.missing} files missing" + (f" ({reasons})" if reasons else "")
+            f"{self.missing} files missing" + (f" ({reasons})" if reasons else "") + again
         )
+
+
+class DashboardUnreadable(RuntimeError):
+    """A dashboard of which nothing could be read (no usable index.json): the message is one line
+    naming the source, its location and the cause. Whatever was recorded is committed first."""
+
+    def __init__(self, message: str, report: DashboardReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 FILES_SCHEMA = pa.schema(
@@ -763,6 +840,7 @@ class _Loader:
         file, result, report = item.file, item.result, self.report
         reason = item.reason or f"not obtained ({result.status})"
         report.missing += 1
+        report.failed_transiently += result.transient
         report.missing_reasons[_reason_class(reason)] += 1
         if self.stored.state.get(file.relative_path) == ("missing", reason, result.http_status):
             return  # already recorded, and nothing changed since
@@ -848,7 +926,8 @@ def ingest_dashboard_source(
     run is not re-published, and no other file is asked for."""
     say = progress or (lambda _msg: None)
     con.execute(DASHBOARD_DDL)
-    fetcher = fetcher or fetcher_for(source.url, policy)
+    scrub_credentials(con)
+    fetcher = fetcher or fetcher_for(source.url, policy, source.credentials)
     base = base_url(source.url)
     stored = _Stored(con, source.name, base)
     report = DashboardReport(source.name)
@@ -860,15 +939,22 @@ def ingest_dashboard_source(
         latest[0] = p  # called on the crawl's thread; read here between batches
 
     last = con.execute(
-        """select index_sha256, info_sha256 from raw.dashboard_crawls where source_name = ?
-           order by completed_at desc limit 1""",
+        """select index_sha256, info_sha256, coalesce(files_failed_transiently, 0)
+           from raw.dashboard_crawls where source_name = ? order by completed_at desc limit 1""",
         [source.name],
     ).fetchone()
+    # Only a complete crawl (nothing failed transiently) lets an unchanged site stop early.
+    complete = (last[0], last[1]) if last is not None and last[2] == 0 else None
     seen: dict[str, str | None] = {}
-    crawl = crawl_dashboard(fetcher, base, stored.validators, stored.bodies.get, note, revalidate_all, last)
+    index: DashboardFile | None = None
+    crawl = crawl_dashboard(
+        fetcher, base, stored.validators, stored.bodies.get, note, revalidate_all, complete
+    )
     for item in crawl:
         if item.file.kind in ("index", "info"):
             seen[item.file.kind] = item.result.sha256
+        if item.file.kind == "index":
+            index = item
         loader.add(item)
         if loader.full:
             loader.commit()
@@ -879,15 +965,19 @@ def ingest_dashboard_source(
             )
     loader.commit()
     p = latest[0]
-    if "index" in seen:  # the crawl went through to the end (an exception would have left above)
+    if index is None or index.document is None:
+        report.unreadable = _unreadable_cause(base, index)
+    else:  # the crawl went through to the end (an exception would have left above)
         con.execute(
-            "insert into raw.dashboard_crawls values (?, ?, ?, ?, ?)",
+            """insert into raw.dashboard_crawls (source_name, completed_at, index_sha256, info_sha256,
+                   files_promised, files_failed_transiently) values (?, ?, ?, ?, ?, ?)""",
             [
                 source.name,
                 datetime.now(UTC).replace(tzinfo=None),
                 seen["index"],
                 seen.get("info"),
                 p.files_total,
+                report.failed_transiently,
             ],
         )
     report.dialect, report.files_promised, report.absent_configs = p.dialect, p.files_total, p.absent_configs
@@ -896,5 +986,39 @@ def ingest_dashboard_source(
     report.requests = stats.requests - before[0]
     report.retries = stats.retries - before[1]
     report.bytes_downloaded = stats.bytes_downloaded - before[2]
+    if report.unreadable is not None:
+        raise DashboardUnreadable(
+            f"dashboard {source.name!r} could not be read from {source.url}: {report.unreadable}", report
+        )
     say(report.summary())
     return report
+
+
+# user:password@ (or user@) after a URL's scheme, as earlier versions stored a URL given with them.
+URL_CREDENTIALS = r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@"
+
+
+def scrub_credentials(con: duckdb.DuckDBPyConnection) -> int:
+    """Take credentials out of URLs stored before they were kept apart (a warehouse that earlier
+    versions wrote); returns how many rows changed. A no-op on a clean warehouse."""
+    changed = 0
+    for table in ("raw.dashboard_files", "raw.dashboard_missing"):
+        changed += con.execute(
+            f"update {table} set url = regexp_replace(url, $p, '\\1') where regexp_matches(url, $p)",
+            {"p": URL_CREDENTIALS},
+        ).fetchone()[0]
+    return changed
+
+
+def _unreadable_cause(base: str, index: DashboardFile | None) -> str:
+    """One line: why no usable index.json came from ``base``."""
+    if base.startswith("file://"):
+        folder = Path(url2pathname(urlsplit(base).path))
+        if not folder.is_dir():
+            return f"the folder {folder} does not exist"
+    if index is None:
+        return "index.json was not obtained"
+    cause = index.reason or f"not obtained ({index.result.status})"
+    if index.result.status == MISSING:
+        cause = f"{cause}: there is no index.json"
+    return " ".join(f"index.json: {cause}".split())

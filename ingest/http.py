@@ -8,7 +8,12 @@ validators the caller kept, follows redirects only within the same host and refu
 the crawler and the warehouse loader never need to know where a dashboard lives.
 
 Nothing here raises for a bad URL or a bad server: every outcome is a ``FetchResult`` whose ``status``
-is 'ok', 'not_modified', 'missing' (404/410) or 'failed', with a ``reason`` a person can read.
+is 'ok', 'not_modified', 'missing' (404/410) or 'failed', with a ``reason`` a person can read; a
+failure that asking again later may cure (retries used up, a Retry-After too long, robots.txt
+unreachable) is flagged ``transient``.
+
+robots.txt is read with ``protego``, which follows RFC 9309 (``*`` and ``$`` in paths, the longest
+match wins) where ``urllib.robotparser`` takes those characters literally.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import hashlib
 import random
 import threading
 import time
-import urllib.robotparser
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
@@ -29,6 +33,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from urllib.request import url2pathname
 
 import httpx
+from protego import Protego
 
 USER_AGENT = "DataSmith/0.1 (+https://github.com/datasmith/datasmith)"
 
@@ -80,6 +85,7 @@ class FetchResult:
     attempts: int = 0
     reason: str | None = None
     fetched_at: datetime = field(default_factory=_now)
+    transient: bool = False  # a failure that may pass: worth asking again on the next run
 
     @property
     def size_bytes(self) -> int | None:
@@ -116,9 +122,13 @@ def join_url(base: str, relative_path: str) -> str:
     return urljoin(base, quote(relative_path, safe="/"))
 
 
-def fetcher_for(location: str, policy: FetchPolicy | None = None) -> Fetcher:
+def fetcher_for(
+    location: str, policy: FetchPolicy | None = None, credentials: tuple[str, str] | None = None
+) -> Fetcher:
+    """The fetcher for a dashboard's location; ``credentials`` (user, password) go, as HTTP Basic
+    auth, only to the location's own host."""
     if location.startswith(("http://", "https://")):
-        return HttpFetcher(policy)
+        return HttpFetcher(policy, credentials=credentials, site=location)
     root = Path(url2pathname(urlsplit(location).path)) if location.startswith("file://") else Path(location)
     return LocalFetcher(root, policy)
 
@@ -210,11 +220,21 @@ class _Host:
 class HttpFetcher:
     """Fetches http(s) URLs politely; see the module docstring. Reusable across event loops."""
 
-    def __init__(self, policy: FetchPolicy | None = None) -> None:
+    def __init__(
+        self,
+        policy: FetchPolicy | None = None,
+        *,
+        credentials: tuple[str, str] | None = None,
+        site: str | None = None,
+    ) -> None:
+        """``credentials`` (user, password) are sent as HTTP Basic auth to the host of ``site`` only
+        (the same-host rule redirects follow); they are never part of a URL, a result or a reason."""
         self.policy = policy or FetchPolicy()
         self.stats = FetchStats()
+        self._auth = httpx.BasicAuth(*credentials) if credentials and site else None
+        self._site = site
         # robots.txt verdicts are plain data and outlive event loops: fetched once per host.
-        self._robots: dict[tuple, tuple[urllib.robotparser.RobotFileParser, str | None]] = {}
+        self._robots: dict[tuple, tuple[Protego, str | None]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
         self._hosts: dict[tuple, _Host] = {}
@@ -259,7 +279,7 @@ class HttpFetcher:
         self._session()
         refusal = await self._robots_refusal(url)
         if refusal:
-            return FetchResult(url, FAILED, reason=refusal)
+            return FetchResult(url, FAILED, reason=refusal, transient=self._robots_unreachable(url))
         return await self._with_retries(url, validators)
 
     async def _with_retries(
@@ -275,7 +295,12 @@ class HttpFetcher:
             stop = self._why_stop(outcome, attempt)
             if stop:
                 return FetchResult(
-                    url, FAILED, http_status=outcome.http_status, attempts=attempt, reason=stop
+                    url,
+                    FAILED,
+                    http_status=outcome.http_status,
+                    attempts=attempt,
+                    reason=stop,
+                    transient=True,
                 )
             self.stats.retries += 1
             await asyncio.sleep(self._delay(attempt, outcome.retry_after))
@@ -324,7 +349,13 @@ class HttpFetcher:
                 )
             refusal = await self._robots_refusal(target) if check_robots else None
             if refusal:
-                return FetchResult(url, FAILED, http_status=outcome.http_status, reason=refusal)
+                return FetchResult(
+                    url,
+                    FAILED,
+                    http_status=outcome.http_status,
+                    reason=refusal,
+                    transient=self._robots_unreachable(target),
+                )
             current = target
         return FetchResult(url, FAILED, reason=f"more than {self.policy.max_redirects} redirects")
 
@@ -335,8 +366,9 @@ class HttpFetcher:
         if validators and validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
         self.stats.requests += 1
+        auth = self._auth if self._auth is not None and _same_host(self._site, url) else None
         try:
-            async with self._session().stream("GET", url, headers=headers) as response:
+            async with self._session().stream("GET", url, headers=headers, auth=auth) as response:
                 return await self._response(url, response, validators)
         except httpx.TimeoutException as exc:
             return _Retry(f"timed out ({type(exc).__name__})")
@@ -438,24 +470,29 @@ class HttpFetcher:
             if key not in self._robots:
                 self._robots[key] = await self._load_robots(url)
         parser, problem = self._robots[key]
-        if parser.can_fetch(self.policy.user_agent, url):
+        if problem is None and parser.can_fetch(url, self._robots_agent):
             return None
         return problem or "disallowed by robots.txt"
 
-    async def _load_robots(self, url: str) -> tuple[urllib.robotparser.RobotFileParser, str | None]:
-        parser = urllib.robotparser.RobotFileParser()
+    @property
+    def _robots_agent(self) -> str:
+        # RFC 9309 matches the product token ("DataSmith"), not the whole User-Agent header.
+        return (self.policy.user_agent.split("/")[0].split() or ["*"])[0]
+
+    def _robots_unreachable(self, url: str) -> bool:
+        """The host's robots.txt could not be read (5xx, network): a refusal that may pass."""
+        return self._robots.get(_origin(url), (None, None))[1] is not None
+
+    async def _load_robots(self, url: str) -> tuple[Protego, str | None]:
         # Without the robots check itself: that would wait on the lock this load is holding.
         result = await self._with_retries(urljoin(url, "/robots.txt"), None, check_robots=False)
         if result.status == OK:
-            parser.parse(result.body.decode("utf-8", errors="replace").splitlines())
-            return parser, None
-        parser.parse([])  # marks it read; no rules = everything allowed
+            return Protego.parse(result.body.decode("utf-8", errors="replace")), None
         code = result.http_status
         if code is not None and code != 429 and code < 500:
-            return parser, None  # RFC 9309: an absent (4xx) robots.txt allows everything
+            return Protego.parse(""), None  # RFC 9309: an absent (4xx) robots.txt allows everything
         # RFC 9309: robots.txt unreachable (5xx, network) means assume everything is disallowed.
-        parser.disallow_all = True
-        return parser, f"robots.txt unreachable, so nothing may be fetched: {result.reason}"
+        return Protego.parse(""), f"robots.txt unreachable, so nothing may be fetched: {result.reason}"
 
 
 class LocalFetcher:

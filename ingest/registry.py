@@ -6,11 +6,19 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from ingest.dashboards import URL_CREDENTIALS
 from ingest.sources import Sources
 
 
 def register_sources(con: duckdb.DuckDBPyConnection, sources: Sources) -> int:
-    """Append a row for every entry that is new or whose location or repo changed; returns how many."""
+    """Append a row for every entry that is new or whose location or repo changed; returns how many.
+    Locations are stored without credentials (``DashboardSource.location`` has none); rows that an
+    earlier version stored with ``user:password@`` in a URL are cleaned here."""
+    con.execute(
+        "update raw.source_registry set location = regexp_replace(location, $p, '\\1') "
+        "where regexp_matches(location, $p)",
+        {"p": URL_CREDENTIALS},
+    )
     now = datetime.now(UTC).replace(tzinfo=None)
     added = 0
     for source in sources.all:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import yaml
 
@@ -36,10 +36,24 @@ class SourcesError(ValueError):
 
 @dataclass(frozen=True)
 class DashboardSource:
+    """A ``dashboards:`` entry. Credentials written into the URL (``https://user:pass@host/``) are
+    taken out of ``url`` when the entry is made: ``url`` and ``location`` (what is stored and logged)
+    never hold them; ``credentials`` (user, password) is kept apart, out of repr and comparisons, for
+    HTTP Basic auth to that host only."""
+
     name: str
-    url: str  # http(s) URL or an absolute local folder
+    url: str  # http(s) URL without credentials, or an absolute local folder
     repo: str | None = None
     kind: str = field(default="dashboard", init=False)
+    credentials: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme.lower() in ("http", "https") and "@" in parts.netloc:
+            userinfo, _, host = parts.netloc.rpartition("@")
+            user, _, password = userinfo.partition(":")
+            object.__setattr__(self, "url", urlunsplit(parts._replace(netloc=host)))
+            object.__setattr__(self, "credentials", (unquote(user), unquote(password)))
 
     @property
     def location(self) -> str:

@@ -2,7 +2,7 @@
 counts every request, answers conditional requests (ETag = the file's sha256, Last-Modified = its
 mtime) and misbehaves on demand, per path: 429 with Retry-After, bursts of 503, connections reset
 without a response, truncated bodies, slow answers, redirects, replaced or oversized bodies, 404s
-and a robots.txt.
+and a robots.txt; it can also require HTTP Basic auth (401 without the right credentials).
 
     with DashboardServer(root) as server:
         server.inject("/django/index.json", unavailable(times=2))
@@ -11,6 +11,7 @@ and a robots.txt.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import socket
 import struct
@@ -95,6 +96,7 @@ class _State:
         self.faults: dict[str, list[Fault]] = {}
         self.log: list[Request] = []
         self.robots_txt: str | None = None
+        self.authorization: str | None = None  # the Authorization header every request must carry
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests being answered at once
         self._etags: dict[tuple, str] = {}
@@ -150,6 +152,9 @@ class _Handler(BaseHTTPRequestHandler):
                 state.in_flight -= 1
 
     def _answer(self, path: str, fault: Fault | None) -> int | None:
+        required = self.server.state.authorization
+        if required is not None and self.headers.get("Authorization") != required:
+            return self._send(401, b"", {"WWW-Authenticate": 'Basic realm="dashboard"'})
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.seconds)
             fault = None
@@ -279,6 +284,11 @@ class DashboardServer:
         """Misbehave on ``path`` (decoded, from the root: '/django/index.json'), faults in order."""
         with self.state.lock:
             self.state.faults.setdefault(path, []).extend(faults)
+
+    def require_auth(self, user: str, password: str) -> None:
+        """Answer 401 to every request without these HTTP Basic credentials."""
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.state.authorization = f"Basic {token}"
 
     def set_robots(self, text: str | None) -> None:
         self.state.robots_txt = text

@@ -29,6 +29,7 @@ from ingest.dashboards import (
     DIALECT_0_1,
     DIALECT_0_2,
     DIALECT_ASV,
+    DashboardUnreadable,
     count_points,
     crawl_dashboard,
     graph_path,
@@ -426,16 +427,23 @@ def test_a_crawl_records_each_unobtainable_file_with_its_reason(server, tmp_path
 
 
 def test_an_unusable_index_is_recorded_and_nothing_else_is_fetched(server, tmp_path):
+    """The source could not be read: the run fails with the cause in one line, after recording it."""
     db = tmp_path / "w.duckdb"
     server.inject("/sympy/index.json", replaced_body(b"<html>502 Bad Gateway</html>"))
-    report = ingest(db, "sympy", server.url("sympy/"))
+    with pytest.raises(DashboardUnreadable) as failure:
+        ingest(db, "sympy", server.url("sympy/"))
+    assert str(failure.value) == (
+        f"dashboard 'sympy' could not be read from {server.url('sympy/')}: "
+        "index.json: not valid JSON (truncated or corrupt file): Expecting value"
+    )
     assert query(db, "select relative_path, reason from raw.dashboard_missing") == [
         ("index.json", "not valid JSON (truncated or corrupt file): Expecting value")
     ]
     assert query(db, "select relative_path from raw.dashboard_files") == [("info.json",)]
+    assert query(db, "select count(*) from raw.dashboard_crawls") == [(0,)]  # not a crawl
     assert {r.path for r in server.log} == {"/robots.txt", "/sympy/index.json", "/sympy/info.json"}
     assert (
-        report.summary()
+        failure.value.report.summary()
         == "sympy: 0 series fetched (0 new), 0 points loaded, 1 files missing (1 not valid JSON)"
     )
     server.clear()  # the index is good again: the next run loads the site

@@ -113,7 +113,7 @@ from_dashboards as (
 select
     m.source_name,
     'dashboard'                                           as source_kind,
-    sources.repo,
+    coalesce(sources.repo, m.site_repo)                   as repo,
     m.machine,
     m.env_name,
     m.benchmark,

@@ -46,12 +46,15 @@ select
     benchmarks.benchmark_type,
     benchmarks.unit,
     benchmarks.benchmark_version,
-    benchmarks.file_loaded_at as index_loaded_at
+    benchmarks.file_loaded_at as index_loaded_at,
+    indexes.site_repo
 from expanded
 left join {{ ref('int_dashboard__commits') }} as commits
     on commits.source_name = expanded.source_name and commits.x_key = expanded.x_key
 left join {{ ref('stg_dashboard__benchmarks') }} as benchmarks
     on benchmarks.source_name = expanded.source_name and benchmarks.benchmark = expanded.benchmark
+left join {{ ref('stg_dashboard__indexes') }} as indexes
+    on indexes.source_name = expanded.source_name
 left join {{ ref('int_dashboard__param_combinations') }} as combinations
     on combinations.source_name = expanded.source_name
     and combinations.benchmark = expanded.benchmark

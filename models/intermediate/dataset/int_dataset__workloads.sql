@@ -1,9 +1,12 @@
 -- One row per task (repository x improving commit) x improved workload (machine x benchmark x
 -- params). A workload found by several sources (raw results and the dashboard published from them)
 -- or several methods is one workload: our own runs win over a dashboard, then rbf over asv, so the
--- before/after values are those of one measured series.
+-- before/after values are those of one measured series. A task is a commit of a repository, so an
+-- improvement whose repository is unknown (a dashboard without `repo:` whose index.json names no
+-- GitHub project) is no task: it stays in fct_measurements and fct_performance_improvements.
 with improvements as (
     select * from {{ ref('fct_performance_improvements') }}
+    where repo is not null
 )
 
 select
