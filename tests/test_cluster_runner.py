@@ -1,0 +1,293 @@
+"""The runner's Dask backend on real separate processes: a `dask scheduler` and two `dask worker`s on
+127.0.0.1, each worker with its own folder and one core. The fast tests use the stand-in asv
+(runner_support.FAKE_ASV); the slow one runs the real asv on the toy repository through `datasmith
+materialize`, SIGKILLs a worker in the middle of a job and compares the measurements with the sample's
+(the generator's local asv run of the same commits)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from runner_support import REPO, SAMPLES, fake_asv, read_trace, toy_repository, write_benchmarks_sources
+
+from benchmark_runner.cores import allocate_cores
+from benchmark_runner.runner import run_benchmarks
+from benchmark_runner.settings import RunSettings
+from benchmark_runner.store import read_records
+from ingest.sources import SourcesError, load_sources
+from tests.conftest import materialize
+from tests.conftest import read_rows as rows
+
+DASK = str(Path(sys.executable).parent / "dask")
+QUICK = ("-a", "rounds=1", "-a", "repeat=1")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class DaskCluster:
+    address: str
+    scheduler: subprocess.Popen
+    workers: list[subprocess.Popen]
+    worker_dirs: list[Path]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def dask_cluster(folder: Path, n_workers: int = 2):
+    """`dask scheduler` + n `dask worker --nthreads 1 --no-nanny --resources slot=1` on 127.0.0.1, each
+    worker in its own folder (DATASMITH_WORKER_DIR) with its own core (DATASMITH_WORKER_CORES, the
+    process pinned to it too). No nanny, so a killed worker stays dead."""
+    from distributed import Client
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = open(folder / "scheduler.log", "w")  # noqa: SIM115
+    scheduler = subprocess.Popen(
+        [DASK, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+        cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    workers, dirs = [], []
+    cores = allocate_cores(n_workers, 1)
+    try:
+        for i in range(n_workers):
+            home = folder / f"worker-{i}"
+            home.mkdir()
+            env = {
+                **os.environ,
+                "DATASMITH_WORKER_DIR": str(home / "slots"),
+                "DATASMITH_WORKER_CORES": ",".join(map(str, cores[i])),
+            }
+            worker = subprocess.Popen(
+                [DASK, "worker", address, "--name", f"w{i}", "--nthreads", "1", "--no-nanny",
+                 "--resources", "slot=1", "--host", "127.0.0.1", "--no-dashboard",
+                 "--local-directory", str(home / "dask")],
+                cwd=home, env=env, stdout=open(home / "worker.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            )  # fmt: skip
+            os.sched_setaffinity(worker.pid, cores[i])
+            workers.append(worker)
+            dirs.append(home / "slots")
+        deadline = time.monotonic() + 90
+        with Client(address, set_as_default=False, timeout="60s") as client:
+            while len(client.scheduler_info(n_workers=-1)["workers"]) < n_workers:
+                assert time.monotonic() < deadline, (folder / "scheduler.log").read_text()
+                time.sleep(0.2)
+        yield DaskCluster(address, scheduler, workers, dirs)
+    finally:
+        for process in [*workers, scheduler]:
+            _stop(process)
+        log.close()
+
+
+def processes_under(folder: Path) -> list[int]:
+    """Processes whose working directory is inside ``folder`` (asv runs in the slot's worktree)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if str(proc.joinpath("cwd").readlink()).startswith(str(folder)):
+                state = proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state != "Z":
+                    found.append(int(proc.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    return toy_repository(tmp_path_factory.mktemp("toy"))
+
+
+def settings(tmp: Path, toy, cluster: str, **extra) -> RunSettings:
+    repo, config, _ = toy
+    values = dict(
+        repo=REPO, repository=str(repo), asv_config=config, machine="fake-box", work_dir=tmp / "work",
+        results_dir=tmp / "out", timeout_s=60, asv_args=QUICK, cluster=cluster,
+    )  # fmt: skip
+    values.update(extra)
+    return RunSettings(**values)
+
+
+# --- the sources section ---------------------------------------------------------------------------
+
+
+def test_cluster_key_parses_and_bad_addresses_are_refused(tmp_path):
+    target = {"repo": REPO, "clone": "x", "commits": ["a"], "machine": "m"}
+    file = write_benchmarks_sources(tmp_path, [{**target, "cluster": "tcp://10.0.0.5:8786"}])
+    assert load_sources(file).section("benchmarks").targets[0].cluster == "tcp://10.0.0.5:8786"
+    file = write_benchmarks_sources(tmp_path, [{**target, "cluster": "sched.json"}])
+    parsed = load_sources(file).section("benchmarks").targets[0]
+    assert parsed.cluster == str(tmp_path / "sched.json")  # a scheduler file, next to the sources file
+    assert parsed.settings_for("x", tmp_path / "w.duckdb").cluster == str(tmp_path / "sched.json")
+    file = write_benchmarks_sources(tmp_path, [target])
+    assert load_sources(file).section("benchmarks").targets[0].cluster is None  # local by default
+    file = write_benchmarks_sources(tmp_path, [{**target, "cluster": "tcp://host-without-port"}])
+    with pytest.raises(SourcesError, match=r"sources.yml: line \d+: cluster 'tcp://host-without-port' must"):
+        load_sources(file)
+
+
+# --- real scheduler and workers, the stand-in asv ---------------------------------------------------
+
+
+def test_unreachable_scheduler_names_the_address_and_publishes_nothing(tmp_path, toy, capfd):
+    import dask
+
+    repo, config, shas = toy
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    target = {
+        "repo": REPO, "clone": str(repo), "asv_config": str(config), "commits": shas[:2],
+        "machine": "fake-box", "cluster": address,
+    }  # fmt: skip
+    db = tmp_path / "warehouse.duckdb"
+    started = time.monotonic()
+    with dask.config.set({"distributed.comm.timeouts.connect": "3s"}):
+        code = materialize(write_benchmarks_sources(tmp_path, [target]), db, "--select", "group:benchmarks")
+    assert code != 0
+    assert time.monotonic() - started < 60
+    err = capfd.readouterr().err
+    assert f"cannot reach the Dask scheduler at {address}" in err
+    output = tmp_path / "runner" / "results"
+    assert not list(output.rglob("*.json")) and not list(output.rglob("*.log"))
+    tables = rows(db, "select count(*) from information_schema.tables where table_name = 'benchmark_runs'")
+    if tables[0][0]:
+        assert rows(db, "select count(*) from raw.benchmark_runs") == [(0,)]
+
+
+def test_cluster_balances_commits_times_out_and_resumes(tmp_path, toy, monkeypatch):
+    shas = toy[2][:5]
+    trace_file = fake_asv(tmp_path, monkeypatch, {shas[3][:8]: "sleep", shas[1][:8]: "build_failed"})
+    monkeypatch.setenv("FAKE_ASV_RUN_S", "1.0")
+    with dask_cluster(tmp_path / "cluster") as cluster:
+        run = settings(tmp_path, toy, cluster.address, timeout_s=30, commit_timeouts={shas[3][:8]: 3})
+        report = run_benchmarks(run, [s[:8] for s in shas])
+        status = {r.commit: r.status for r in report.records}
+        assert status == {
+            shas[0]: "ok", shas[1]: "build_failed", shas[2]: "ok", shas[3]: "timeout", shas[4]: "ok",
+        }  # fmt: skip
+        # each job ran once, pinned to its worker's core, in that worker's own folders; both workers got jobs
+        trace = read_trace(trace_file)
+        assert sorted(t["sha"] for t in trace) == sorted(s for s in shas if s != shas[3])
+        by_worker = {
+            i: [t for t in trace if t["home"].startswith(str(d))] for i, d in enumerate(cluster.worker_dirs)
+        }
+        assert all(by_worker.values()) and sum(map(len, by_worker.values())) == len(trace)
+        for i, runs in by_worker.items():
+            core = allocate_cores(2, 1)[i]
+            assert {(tuple(t["affinity"]), t["cpu_affinity"]) for t in runs} == {(core, str(core[0]))}
+            assert {Path(t["env_dir"]).parent for t in runs} == {
+                cluster.worker_dirs[i] / "envs" / run.source_name / run.env_id
+            }
+        children = [int(p) for p in (tmp_path / "fake_asv_children.txt").read_text().split()]
+        for pid in children:  # the timeout killed the sleeping grandchild with its process group
+            assert (
+                not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+            )
+        assert children
+
+        # the coordinator published the bytes the workers sent: the sample's own files, one set per commit
+        source = report.source_dir
+        sample = SAMPLES / "results" / "datasmith-sample"
+        published = sorted((source / "results" / "fake-box").glob("*-*.json"))
+        assert [p.name[:8] for p in published] == sorted(s[:8] for s in (shas[0], shas[2], shas[4]))
+        for path in published:
+            assert path.read_bytes() == (sample / path.name).read_bytes()
+        records = [r for _, _, r in read_records(source)]
+        assert len(records) == 5 and all((source / r["log_path"]).is_file() for r in records)
+        assert "ran on Dask worker tcp://127.0.0.1:" in (source / records[0]["log_path"]).read_text()
+        assert report.bytes_received > 0 and report.bytes_shipped > 0
+        assert not list((tmp_path / "work" / "jobs").rglob("*.json"))  # the coordinator's inbox is empty
+
+        # a re-run measures only what has no ok job, on the environments the workers kept
+        again = run_benchmarks(replace(run, extra_env={"FAKE_ASV_PLAN": "{}"}), [s[:8] for s in shas])
+        assert sorted(again.skipped) == sorted([shas[0], shas[2], shas[4]])
+        assert sorted(r.commit for r in again.records) == sorted([shas[1], shas[3]])
+        assert again.counts == {"ok": 2} and all(r.env_build_seconds == 0 for r in again.records)
+
+
+# --- real asv -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_materialize_on_two_workers_survives_a_sigkilled_worker(tmp_path, toy, capfd):
+    repo, config, shas = toy
+    commits = shas[:3]
+    with dask_cluster(tmp_path / "cluster") as cluster:
+        target = {
+            "repo": REPO, "clone": str(repo), "asv_config": str(config), "commits": commits,
+            "machine": "e2e-box", "timeout_s": 300, "asv_args": ["-a", "rounds=1", "-a", "repeat=3"],
+            "cluster": cluster.address,
+        }  # fmt: skip
+        sample = {"sample": SAMPLES / "results"}  # the same commits measured by a local asv run
+        sources = write_benchmarks_sources(tmp_path, [target], sample)
+        db = tmp_path / "warehouse.duckdb"
+        killed: list[int] = []
+
+        def kill_worker_0_mid_job():
+            # worker 0's first `asv run` (after its environment is built): SIGKILL the worker process
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
+                logs = list((cluster.worker_dirs[0] / "outbox").glob("*/*/logs/*.log"))
+                if any("$ asv run" in log.read_text(errors="replace") for log in logs if log.is_file()):
+                    time.sleep(1.0)
+                    cluster.workers[0].send_signal(signal.SIGKILL)
+                    killed.append(cluster.workers[0].pid)
+                    return
+                time.sleep(0.2)
+
+        import threading
+
+        killer = threading.Thread(target=kill_worker_0_mid_job)
+        killer.start()
+        code = materialize(sources, db)
+        killer.join()
+        assert code == 0, capfd.readouterr().err
+        assert killed and cluster.workers[0].wait(timeout=10) == -signal.SIGKILL
+        deadline = time.monotonic() + 30  # its asv went down with it (PR_SET_PDEATHSIG)
+        while processes_under(cluster.worker_dirs[0]) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert processes_under(cluster.worker_dirs[0]) == []
+
+        # exactly one ok job and one set of result files per commit, all from the surviving worker's slots
+        runs = rows(db, "select commit_hash, status from raw.benchmark_runs")
+        assert sorted(runs) == sorted((sha, "ok") for sha in commits)
+        assert sorted(rows(db, "select commit_hash, status from fct_benchmark_runs")) == sorted(runs)
+        source = tmp_path / "runner" / "results" / "run.datasmith-demo.fastfuncs.e2e-box"
+        assert len(list((source / "runs").glob("*/*.json"))) == 3
+        assert sorted(p.name[:8] for p in (source / "results" / "e2e-box").glob("*-*.json")) == sorted(
+            s[:8] for s in commits
+        )
+
+        # the same commits, benchmarks and parameter sets as the local run, values within noise
+        def series(name):
+            return rows(
+                db,
+                "select commit_hash, benchmark, params, value from fct_measurements where source_name = ? "
+                "and commit_hash in (select unnest(?::varchar[]))",
+                name, commits,
+            )  # fmt: skip
+
+        cluster_rows, local_rows = series("run.datasmith-demo.fastfuncs.e2e-box"), series("sample")
+        assert cluster_rows and {r[:3] for r in cluster_rows} == {r[:3] for r in local_rows}
+        local = {r[:3]: r[3] for r in local_rows}
+        ratios = sorted(r[3] / local[r[:3]] for r in cluster_rows if r[3] and local[r[:3]])
+        assert 0.25 < ratios[len(ratios) // 2] < 4, ratios  # a shared 2-core machine: the median, loosely
