@@ -7,17 +7,23 @@ materialize`, SIGKILLs a worker in the middle of a job and compares the measurem
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from runner_support import REPO, SAMPLES, fake_asv, read_trace, toy_repository, write_benchmarks_sources
+import yaml
+from runner_support import (
+    REPO,
+    SAMPLES,
+    dask_cluster,
+    fake_asv,
+    free_port,
+    read_trace,
+    toy_repository,
+    write_benchmarks_sources,
+)
 
 from benchmark_runner.cores import allocate_cores
 from benchmark_runner.runner import run_benchmarks
@@ -27,78 +33,7 @@ from ingest.sources import SourcesError, load_sources
 from tests.conftest import materialize
 from tests.conftest import read_rows as rows
 
-DASK = str(Path(sys.executable).parent / "dask")
 QUICK = ("-a", "rounds=1", "-a", "repeat=1")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class DaskCluster:
-    address: str
-    scheduler: subprocess.Popen
-    workers: list[subprocess.Popen]
-    worker_dirs: list[Path]
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@contextlib.contextmanager
-def dask_cluster(folder: Path, n_workers: int = 2):
-    """`dask scheduler` + n `dask worker --nthreads 1 --no-nanny --resources slot=1` on 127.0.0.1, each
-    worker in its own folder (DATASMITH_WORKER_DIR) with its own core (DATASMITH_WORKER_CORES, the
-    process pinned to it too). No nanny, so a killed worker stays dead."""
-    from distributed import Client
-
-    address = f"tcp://127.0.0.1:{free_port()}"
-    folder.mkdir(parents=True, exist_ok=True)
-    log = open(folder / "scheduler.log", "w")  # noqa: SIM115
-    scheduler = subprocess.Popen(
-        [DASK, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
-        cwd=folder, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    workers, dirs = [], []
-    cores = allocate_cores(n_workers, 1)
-    try:
-        for i in range(n_workers):
-            home = folder / f"worker-{i}"
-            home.mkdir()
-            env = {
-                **os.environ,
-                "DATASMITH_WORKER_DIR": str(home / "slots"),
-                "DATASMITH_WORKER_CORES": ",".join(map(str, cores[i])),
-            }
-            worker = subprocess.Popen(
-                [DASK, "worker", address, "--name", f"w{i}", "--nthreads", "1", "--no-nanny",
-                 "--resources", "slot=1", "--host", "127.0.0.1", "--no-dashboard",
-                 "--local-directory", str(home / "dask")],
-                cwd=home, env=env, stdout=open(home / "worker.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-            )  # fmt: skip
-            os.sched_setaffinity(worker.pid, cores[i])
-            workers.append(worker)
-            dirs.append(home / "slots")
-        deadline = time.monotonic() + 90
-        with Client(address, set_as_default=False, timeout="60s") as client:
-            while len(client.scheduler_info(n_workers=-1)["workers"]) < n_workers:
-                assert time.monotonic() < deadline, (folder / "scheduler.log").read_text()
-                time.sleep(0.2)
-        yield DaskCluster(address, scheduler, workers, dirs)
-    finally:
-        for process in [*workers, scheduler]:
-            _stop(process)
-        log.close()
 
 
 def processes_under(folder: Path) -> list[int]:
@@ -237,8 +172,11 @@ def test_materialize_on_two_workers_survives_a_sigkilled_worker(tmp_path, toy, c
             "machine": "e2e-box", "timeout_s": 300, "asv_args": ["-a", "rounds=1", "-a", "repeat=3"],
             "cluster": cluster.address,
         }  # fmt: skip
-        sample = {"sample": SAMPLES / "results"}  # the same commits measured by a local asv run
-        sources = write_benchmarks_sources(tmp_path, [target], sample)
+        sources = write_benchmarks_sources(tmp_path, [target])
+        # the same commits measured by a local asv run (the sample generator's), as a results source
+        document = yaml.safe_load(sources.read_text())
+        document["results"] = [{"name": "sample", "path": str(SAMPLES / "results"), "repo": REPO}]
+        sources.write_text(yaml.safe_dump(document, sort_keys=False))
         db = tmp_path / "warehouse.duckdb"
         killed: list[int] = []
 
@@ -258,7 +196,7 @@ def test_materialize_on_two_workers_survives_a_sigkilled_worker(tmp_path, toy, c
 
         killer = threading.Thread(target=kill_worker_0_mid_job)
         killer.start()
-        code = materialize(sources, db)
+        code = materialize(sources, db, "--select", "+key:fct_measurements or +key:fct_benchmark_runs")
         killer.join()
         assert code == 0, capfd.readouterr().err
         assert killed and cluster.workers[0].wait(timeout=10) == -signal.SIGKILL
@@ -291,3 +229,18 @@ def test_materialize_on_two_workers_survives_a_sigkilled_worker(tmp_path, toy, c
         local = {r[:3]: r[3] for r in local_rows}
         ratios = sorted(r[3] / local[r[:3]] for r in cluster_rows if r[3] and local[r[:3]])
         assert 0.25 < ratios[len(ratios) // 2] < 4, ratios  # a shared 2-core machine: the median, loosely
+
+
+def test_kubernetes_recipe_worker_pods_are_guaranteed_whole_core_slots():
+    documents = list(
+        yaml.safe_load_all((Path(__file__).parent.parent / "deploy/k8s/dask-cluster.yaml").read_text())
+    )
+    workers = [d for d in documents if d["metadata"]["name"] == "datasmith-dask-worker"]
+    assert len(workers) == 1
+    for container in workers[0]["spec"]["template"]["spec"]["containers"]:
+        resources = container["resources"]
+        assert resources["requests"] == resources["limits"]  # Guaranteed QoS
+        assert str(resources["limits"]["cpu"]).isdigit()  # whole cores, so the static CPU manager pins them
+        args = container["args"]
+        assert args[args.index("--nthreads") + 1] == "1" and args[args.index("--resources") + 1] == "slot=1"
+        assert "DATASMITH_WORKER_DIR" in {e["name"] for e in container["env"]}
