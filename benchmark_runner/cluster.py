@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -69,9 +70,15 @@ def connect(cluster: str):
     The wait is Dask's `distributed.comm.timeouts.connect` (30 s unless configured)."""
     from distributed import Client
 
-    target = {"address": cluster} if "://" in cluster else {"scheduler_file": cluster}
+    address = cluster
+    if "://" not in cluster:  # a scheduler file (Dask's own reader would wait for a missing one forever)
+        try:
+            address = json.loads(Path(cluster).read_text(encoding="utf-8"))["address"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ClusterError(f"cannot read the Dask scheduler file {cluster}: {exc}") from None
+        cluster = f"{address} (from {cluster})"
     try:
-        return Client(**target, set_as_default=False)
+        return Client(address, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {cluster}: {exc}") from None
 

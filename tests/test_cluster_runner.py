@@ -7,6 +7,7 @@ materialize`, SIGKILLs a worker in the middle of a job and compares the measurem
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import time
 from dataclasses import replace
@@ -25,6 +26,7 @@ from runner_support import (
     write_benchmarks_sources,
 )
 
+from benchmark_runner.cluster import ClusterError
 from benchmark_runner.cores import allocate_cores
 from benchmark_runner.runner import run_benchmarks
 from benchmark_runner.settings import RunSettings
@@ -109,6 +111,15 @@ def test_unreachable_scheduler_names_the_address_and_publishes_nothing(tmp_path,
         assert rows(db, "select count(*) from raw.benchmark_runs") == [(0,)]
 
 
+def test_a_missing_scheduler_file_is_named_at_once(tmp_path, toy):
+    missing = tmp_path / "nowhere" / "scheduler.json"  # Dask's own reader would wait for it forever
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match=f"cannot read the Dask scheduler file {missing}"):
+        run_benchmarks(settings(tmp_path, toy, str(missing)), toy[2][:1])
+    assert time.monotonic() - started < 10
+    assert not (tmp_path / "out").exists()
+
+
 def test_cluster_balances_commits_times_out_and_resumes(tmp_path, toy, monkeypatch):
     shas = toy[2][:5]
     trace_file = fake_asv(tmp_path, monkeypatch, {shas[3][:8]: "sleep", shas[1][:8]: "build_failed"})
@@ -154,7 +165,13 @@ def test_cluster_balances_commits_times_out_and_resumes(tmp_path, toy, monkeypat
         assert not list((tmp_path / "work" / "jobs").rglob("*.json"))  # the coordinator's inbox is empty
 
         # a re-run measures only what has no ok job, on the environments the workers kept
-        again = run_benchmarks(replace(run, extra_env={"FAKE_ASV_PLAN": "{}"}), [s[:8] for s in shas])
+        # (this time through a scheduler file, as `dask scheduler --scheduler-file` writes one)
+        scheduler_file = tmp_path / "scheduler.json"
+        scheduler_file.write_text(json.dumps({"type": "Scheduler", "address": cluster.address}))
+        again = run_benchmarks(
+            replace(run, extra_env={"FAKE_ASV_PLAN": "{}"}, cluster=str(scheduler_file)),
+            [s[:8] for s in shas],
+        )
         assert sorted(again.skipped) == sorted([shas[0], shas[2], shas[4]])
         assert sorted(r.commit for r in again.records) == sorted([shas[1], shas[3]])
         assert again.counts == {"ok": 2} and all(r.env_build_seconds == 0 for r in again.records)
@@ -179,7 +196,7 @@ def test_materialize_on_two_workers_survives_a_sigkilled_worker(tmp_path, toy, c
         document["results"] = [{"name": "sample", "path": str(SAMPLES / "results"), "repo": REPO}]
         sources.write_text(yaml.safe_dump(document, sort_keys=False))
         db = tmp_path / "warehouse.duckdb"
-        killed: list[int] = []
+        killed: list[tuple[list[int], list[int]]] = []  # (asv processes before the kill, 5 s after)
 
         def kill_worker_0_mid_job():
             # worker 0's first `asv run` (after its environment is built): SIGKILL the worker process
@@ -188,8 +205,13 @@ def test_materialize_on_two_workers_survives_a_sigkilled_worker(tmp_path, toy, c
                 logs = list((cluster.worker_dirs[0] / "outbox").glob("*/*/logs/*.log"))
                 if any("$ asv run" in log.read_text(errors="replace") for log in logs if log.is_file()):
                     time.sleep(1.0)
+                    before = processes_under(cluster.worker_dirs[0])
                     cluster.workers[0].send_signal(signal.SIGKILL)
-                    killed.append(cluster.workers[0].pid)
+                    # its asv goes down with it (PR_SET_PDEATHSIG) instead of measuring on for ~20 s
+                    after = time.monotonic() + 5
+                    while processes_under(cluster.worker_dirs[0]) and time.monotonic() < after:
+                        time.sleep(0.2)
+                    killed.append((before, processes_under(cluster.worker_dirs[0])))
                     return
                 time.sleep(0.2)
 
@@ -201,10 +223,8 @@ def test_materialize_on_two_workers_survives_a_sigkilled_worker(tmp_path, toy, c
         killer.join()
         assert code == 0, capfd.readouterr().err
         assert killed and cluster.workers[0].wait(timeout=10) == -signal.SIGKILL
-        deadline = time.monotonic() + 5  # its asv went down with it (PR_SET_PDEATHSIG), not ~20 s later
-        while processes_under(cluster.worker_dirs[0]) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert processes_under(cluster.worker_dirs[0]) == []
+        asv_before, asv_after = killed[0]
+        assert asv_before and asv_after == []  # asv was running in the worker's slot, and died with it
 
         # exactly one ok job and one set of result files per commit, all from the surviving worker's slots
         runs = rows(db, "select commit_hash, status from raw.benchmark_runs")
