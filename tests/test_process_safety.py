@@ -147,3 +147,46 @@ def test_detection_pool_workers_die_with_their_killed_parent_and_free_the_lock(t
         for pid in workers:
             kill_quietly(pid)
         holder.kill()
+
+
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)], ids=["SIGTERM", "SIGINT"]
+)
+def test_a_signal_ends_the_materialization_after_the_step_it_interrupted(tmp_path, signum):
+    """The signal arrives while dbt runs (step 2): the run stops there, with 128 + the signal's number."""
+    from conftest import fixture_path, write_sources
+
+    sources = write_sources(
+        tmp_path, {"sympy-v1": fixture_path("results", "sympy-v1")}, {"sympy-v1": "sympy/sympy"}
+    )
+    db = tmp_path / "warehouse.duckdb"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", "materialize", "--sources", str(sources), "--db", str(db)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    try:
+        for line in run.stderr:
+            lines.append(line)
+            if line.startswith("[2] "):
+                break
+        assert lines and lines[-1].startswith("[2] "), "".join(lines)
+        time.sleep(3)  # dbt is building
+        sent = time.monotonic()
+        run.send_signal(signum)
+        lines += run.stderr.readlines()
+        code = run.wait(120)
+        took = time.monotonic() - sent
+    finally:
+        run.kill()
+    output = "".join(lines)
+    assert code == 128 + signum, output
+    assert f"datasmith: stopped by {signal.Signals(signum).name} during [2] " in output
+    assert not any(line.startswith("[3] ") for line in lines), output
+    assert took < 60
+    with writer_lock(db, timeout_s=1):  # nothing holds the warehouse
+        pass
