@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from assets.dbt_project import dbt_project
+from assets.dbt_project import dbt_project, keep_partial_parse
 from assets.resources import WarehouseResource
 from ingest.sources import load_sources
 from ingest.warehouse import writer_lock
@@ -61,4 +61,6 @@ def warehouse_dbt_models(
     os.environ["DATASMITH_DB"] = warehouse.database
     dbt_vars = load_sources().dbt_vars()  # the sources file's replication settings
     with writer_lock(warehouse.database):
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+        yield from invocation.stream()
+    keep_partial_parse(invocation.target_path)

@@ -1,9 +1,14 @@
 """`datasmith`: headless runs of the asset graph.
 
     datasmith materialize [--select SELECTION] [--sources FILE] [--db PATH] [--partition NAME ...]
+                          [--dagster-home DIR] [--verbose]
     datasmith score ...   (see `datasmith score --help`)
 
-materialises in-process (no Dagster daemon or webserver needed), prints progress, and exits
+materialises in-process (no Dagster daemon or webserver needed) on a persistent Dagster instance, the
+one `make dev` opens (--dagster-home, else $DAGSTER_HOME, else `dagster_home/` beside the warehouse), so
+its runs, materialisations and check results show in the UI. It prints one progress line per step and a
+summary; dbt's own log goes to `logs/dbt.log` beside the warehouse (its end is printed when a step
+fails; --verbose prints it as it comes). It exits
 non-zero when any asset or check fails: 1, with each failure's cause in one line
 (`datasmith: <step>: <cause>`; --verbose adds Dagster's tracebacks), 2 for a usage error, and
 128 + the signal's number (143, 130) when SIGTERM or SIGINT stopped it: a signal ends the run.
@@ -22,14 +27,47 @@ from pathlib import Path
 
 from ingest.sources import SourcesError, db_path_from_env, load_sources, sources_file_from_env
 
+# Selections shown in `datasmith materialize --help`; tests/test_cli.py resolves each against the real
+# Definitions, so every example here works.
+SELECTION_EXAMPLES = (
+    ("key:raw/source_registry", "only the sources registry"),
+    ("key:raw/asv_result_files", "the results ingest (its five raw/* tables run together)"),
+    ("+key:fct_measurements", "fct_measurements and everything upstream of it"),
+    ("key:fct_measurements+", "fct_measurements and everything downstream of it"),
+    ("group:marts", "the dbt marts (upstream models must already exist)"),
+    ("kind:dbt", "every dbt model"),
+)
+
+
+def _epilog() -> str:
+    width = max(len(s) for s, _ in SELECTION_EXAMPLES)
+    lines = [
+        f"  datasmith materialize --select '{s}'{' ' * (width - len(s))}  {what}"
+        for s, what in SELECTION_EXAMPLES
+    ]
+    return "selection examples:\n" + "\n".join(lines)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("datasmith")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="datasmith", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"datasmith {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("materialize", help="materialise assets into the warehouse")
-    run.add_argument(
-        "--select", help="Dagster asset selection, e.g. 'raw_results_files' or '*fct_measurements'"
+    run = commands.add_parser(
+        "materialize",
+        help="materialise assets into the warehouse",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    run.add_argument("--select", help="Dagster asset selection (examples below; default: every asset)")
     run.add_argument("--sources", type=Path, help="sources file (default: $DATASMITH_SOURCES or sources.yml)")
     run.add_argument(
         "--db", type=Path, help="warehouse file (default: $DATASMITH_DB or artifacts/warehouse.duckdb)"
@@ -38,7 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         "--partition", action="append", help="only these partitions (source names) of partitioned assets"
     )
     run.add_argument(
-        "--verbose", action="store_true", help="also print Dagster's errors with their tracebacks"
+        "--dagster-home",
+        type=Path,
+        help="Dagster instance folder (default: $DAGSTER_HOME, else dagster_home/ beside the warehouse)",
+    )
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print dbt's log as it runs and Dagster's errors with their tracebacks",
     )
     score = commands.add_parser(
         "score", help="an optimizer's speed-ups against the human's (see datasmith.score)"
@@ -64,7 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     progress.setLevel(logging.INFO)
     progress.propagate = False
     try:
-        return materialize(args.select, args.sources, args.db, args.partition, verbose=args.verbose)
+        return materialize(
+            args.select,
+            args.sources,
+            args.db,
+            args.partition,
+            verbose=args.verbose,
+            dagster_home=args.dagster_home,
+        )
     except (SourcesError, FileNotFoundError) as exc:
         print(f"datasmith: {exc}", file=sys.stderr)
         return 2
@@ -76,6 +128,7 @@ def materialize(
     db_path: Path | None,
     partitions: list[str] | None = None,
     verbose: bool = False,
+    dagster_home: Path | None = None,
 ) -> int:
     import dagster as dg
 
@@ -102,9 +155,17 @@ def materialize(
     if not selected:
         print(f"datasmith: the selection {select!r} matches no asset", file=sys.stderr)
         return 2
+    home = dagster_home_for(db_path, dagster_home)
+    instance = open_instance(home)
+    try:
+        return _materialize_on(dg, defs, graph, selected, instance, db_path, partitions, verbose, home)
+    finally:
+        instance.dispose()
+
+
+def _materialize_on(dg, defs, graph, selected, instance, db_path, partitions, verbose, home) -> int:
     assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     resources = defs.resources or {}
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     # Without --verbose, a failure is told by its cause line (_report), not by Dagster's traceback.
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING" if verbose else "CRITICAL"}}}}
 
@@ -135,17 +196,18 @@ def materialize(
             print(f"      {_label(keys)}: no partitions to run", file=sys.stderr)
         return wanted
 
-    print(f"datasmith: {len(selected)} assets -> {db_path}", file=sys.stderr)
+    print(f"datasmith: {len(selected)} assets -> {db_path} (Dagster instance {home})", file=sys.stderr)
     failed = runs = 0
     seen_partitions: set[str] = set()
     step = ""
-    with _SignalWatch() as signals:
+    log = _StdoutToFile(db_path.parent / "logs" / "dbt.log", active=not verbose)
+    with _SignalWatch() as signals, log:
         try:
             for keys, definition in _steps(graph, definitions, selected):
                 for partition in [None] if definition is None else _partitions_to_run(definition, keys):
                     runs += 1
                     step = f"[{runs}] {_label(keys)}" + (f" [{partition}]" if partition else "")
-                    failed += _run(dg, assets, keys, partition, resources, instance, quiet, step)
+                    failed += _run(dg, assets, keys, partition, resources, instance, quiet, step, log)
                     if signals.received():
                         break
                 if signals.received():
@@ -171,6 +233,28 @@ def materialize(
     if failed and not verbose:
         print("datasmith: --verbose prints Dagster's errors with their tracebacks", file=sys.stderr)
     return 0 if not failed else 1
+
+
+def dagster_home_for(db_path: Path, flag: Path | None = None) -> Path:
+    """The Dagster instance folder: --dagster-home, else $DAGSTER_HOME, else `dagster_home/` beside the
+    warehouse (artifacts/dagster_home for the demo, the folder `make dev` opens)."""
+    chosen = flag or (Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else None)
+    return (chosen or db_path.parent / "dagster_home").resolve()
+
+
+SHIPPED_INSTANCE_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "local" / "dagster.yaml"
+
+
+def open_instance(home: Path):
+    """The persistent Dagster instance in `home`; a new home gets the shipped deploy/local/dagster.yaml
+    (pools, telemetry off), an existing dagster.yaml is kept."""
+    import dagster as dg
+
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(SHIPPED_INSTANCE_CONFIG.read_text())
+    return dg.DagsterInstance.from_config(str(home))
 
 
 class Stopped(BaseException):
@@ -288,10 +372,11 @@ def _label(keys: set) -> str:
     return ", ".join(sorted(k.to_user_string() for k in keys)) if len(keys) < 4 else f"{len(keys)} assets"
 
 
-def _run(dg, assets, keys, partition, resources, instance, quiet, step: str) -> int:
-    """One Dagster run; 1 when it failed."""
+def _run(dg, assets, keys, partition, resources, instance, quiet, step: str, log: _StdoutToFile) -> int:
+    """One Dagster run; 1 when it failed (then the end of what it wrote to the log is printed)."""
     print(f"{step} ...", file=sys.stderr, flush=True)
     started = time.monotonic()
+    offset = log.offset()
     result = dg.materialize(
         assets,
         selection=dg.AssetSelection.assets(*keys),
@@ -302,7 +387,61 @@ def _run(dg, assets, keys, partition, resources, instance, quiet, step: str) -> 
         raise_on_error=False,
     )
     _report(result, time.monotonic() - started, partition)
+    if not result.success:
+        written = log.lines_since(offset)
+        if written:
+            print(f"datasmith: the last lines of {log.path}:", file=sys.stderr)
+            for line in written[-20:]:
+                print(f"  | {line}", file=sys.stderr)
     return 0 if result.success else 1
+
+
+class _StdoutToFile:
+    """While active, standard output (the fd, which subprocesses and Dagster's log capture share, and
+    sys.stdout, where dagster-dbt re-emits dbt's log) goes to `path`, started afresh each run; our own
+    lines go to stderr. Inactive (--verbose), it changes nothing."""
+
+    def __init__(self, path: Path, active: bool) -> None:
+        self.path = path
+        self.active = active
+        self._file = None
+
+    def __enter__(self) -> _StdoutToFile:
+        if not self.active:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        sys.stdout.flush()
+        self._file = open(self.path, "w", encoding="utf-8", errors="replace")
+        self._saved_fd = os.dup(1)
+        self._saved_stdout = sys.stdout
+        os.dup2(self._file.fileno(), 1)
+        sys.stdout = self._file
+        return self
+
+    def offset(self) -> int:
+        if self._file is None:
+            return 0
+        self._file.flush()
+        return os.fstat(self._file.fileno()).st_size
+
+    def lines_since(self, offset: int) -> list[str]:
+        if self._file is None:
+            return []
+        self._file.flush()
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", errors="replace")
+        return [line for line in text.splitlines() if line.strip()]
+
+    def __exit__(self, *exc) -> None:
+        if self._file is None:
+            return
+        self._file.flush()
+        sys.stdout = self._saved_stdout
+        os.dup2(self._saved_fd, 1)
+        os.close(self._saved_fd)
+        self._file.close()
+        self._file = None
 
 
 def _report(result, seconds: float, partition: str | None = None) -> None:
