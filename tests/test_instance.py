@@ -7,7 +7,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, materialize
+from conftest import PROJECT_ROOT, materialize, read_rows
 
 from ingest.cli import dagster_home_for, open_instance
 
@@ -74,7 +74,7 @@ def test_the_sample_materialised_by_the_cli_is_what_dagster_dev_shows_and_dbt_pa
     """The whole sample (about 80 s): the instance holds the runs, every asset's materialisation and the
     dbt tests' check results; the terminal gets one line per step; dbt's log is in logs/dbt.log."""
     home = tmp_path / "home"
-    db = tmp_path / "warehouse.duckdb"
+    db = tmp_path / "sample.duckdb"
     assert materialize(SAMPLE_SOURCES, db, "--dagster-home", str(home)) == 0
     out, err = capfd.readouterr()
     assert out == ""  # dbt's per-model and per-test lines are not on the terminal
@@ -99,6 +99,17 @@ def test_the_sample_materialised_by_the_cli_is_what_dagster_dev_shows_and_dbt_pa
         ):
             event = instance.get_latest_materialization_event(key)
             assert event is not None and event.run_id in run_ids, key
+        # row counts and column schemas on the dbt models, read from this warehouse (whose file name is
+        # not the one the manifest was parsed against)
+        metadata = instance.get_latest_materialization_event(
+            dg.AssetKey("fct_measurements")
+        ).asset_materialization.metadata
+        assert (
+            metadata["dagster/row_count"].value
+            == read_rows(db, "select count(*) from fct_measurements")[0][0]
+        )
+        columns = {c.name for c in metadata["dagster/column_schema"].schema.columns}
+        assert {"benchmark", "value", "commit_hash"} <= columns
         dbt_checks = [k for k in graph.asset_check_keys if k.asset_key == dg.AssetKey("fct_measurements")]
         assert dbt_checks
         executions = instance.event_log_storage.get_latest_asset_check_execution_by_key(dbt_checks)
