@@ -247,14 +247,23 @@ SHIPPED_INSTANCE_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "l
 
 def open_instance(home: Path):
     """The persistent Dagster instance in `home`; a new home gets the shipped deploy/local/dagster.yaml
-    (pools, telemetry off), an existing dagster.yaml is kept."""
+    (pools, telemetry off), an existing dagster.yaml is kept. This process enforces pools per run, not
+    per step: its steps run one after another already, other processes wait on the warehouse's writer
+    lock (and say so), and a step's pool slot is only given back by the process that claimed it, so a
+    `datasmith` killed with SIGKILL would leave `duckdb_writer` taken for every later run, in `make dev`
+    too, with no daemon here to free it."""
     import dagster as dg
+    import yaml
+    from dagster._core.instance.ref import InstanceRef
 
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(SHIPPED_INSTANCE_CONFIG.read_text())
-    return dg.DagsterInstance.from_config(str(home))
+    config_file = home / "dagster.yaml"
+    if not config_file.exists():
+        config_file.write_text(SHIPPED_INSTANCE_CONFIG.read_text())
+    concurrency = (yaml.safe_load(config_file.read_text()) or {}).get("concurrency") or {}
+    pools = {**(concurrency.get("pools") or {}), "granularity": "run"}
+    ref = InstanceRef.from_dir(str(home), overrides={"concurrency": {**concurrency, "pools": pools}})
+    return dg.DagsterInstance.from_ref(ref)
 
 
 class Stopped(BaseException):

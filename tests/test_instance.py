@@ -117,3 +117,30 @@ def test_the_sample_materialised_by_the_cli_is_what_dagster_dev_shows_and_dbt_pa
         assert {e.status.value for e in executions.values()} == {"SUCCEEDED"}
     finally:
         instance.dispose()
+
+
+def test_a_pool_slot_left_by_a_killed_run_does_not_block_the_next_cli_run(tmp_path):
+    """A process killed with SIGKILL never gives back the `duckdb_writer` slot its step claimed; the CLI
+    enforces pools per run (its steps are sequential, other processes wait on the writer lock), so the
+    next `datasmith materialize` on that home runs instead of waiting forever."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    instance = open_instance(home)
+    try:
+        pools = instance.get_concurrency_config().pool_config
+        assert pools.default_pool_limit == 1  # the shipped limit is kept
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("duckdb_writer", 1)
+        claim = storage.claim_concurrency_slot("duckdb_writer", "killed-run", "raw_results_files")
+        assert claim.is_claimed
+    finally:
+        instance.dispose()
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    command = [sys.executable, "-m", "ingest.cli", "materialize", "--sources", str(SAMPLE_SOURCES)]
+    command += ["--db", str(tmp_path / "w.duckdb"), "--dagster-home", str(home)]
+    command += ["--select", "key:raw/asv_result_files"]
+    proc = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
