@@ -68,7 +68,11 @@ def duckdb_settings(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     if temp and con.execute("select current_setting('temp_directory')").fetchone()[0] != temp:
         wanted["temp_directory"] = temp
     for name, value in wanted.items():
-        con.execute(f"set {name} = '{value}'")
+        try:
+            con.execute(f"set {name} = '{value}'")
+        except duckdb.NotImplementedException:
+            # DuckDB keeps a temp directory once something spilled to it in this process.
+            wanted.pop(name)
     return wanted
 
 
