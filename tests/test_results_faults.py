@@ -156,6 +156,7 @@ def real_sympy() -> dict:
     return json.loads((machine_dir(fixture_path("results", "sympy-v1")) / SYMPY_FILE).read_text())
 
 
+@pytest.mark.slow  # shares one small `datasmith materialize` (module fixture)
 def test_every_real_file_loads_as_in_a_clean_run(faulty_warehouse):
     db, _ = faulty_warehouse
     for name in ("sympy", "conda"):
@@ -174,6 +175,7 @@ def test_every_real_file_loads_as_in_a_clean_run(faulty_warehouse):
         assert {r[8] for r in clean} <= {"ok", "failed", "skipped"}  # real data has no invalid row
 
 
+@pytest.mark.slow  # shares one small `datasmith materialize` (module fixture)
 def test_files_not_in_asvs_schema_are_quarantined_with_the_reason(faulty_warehouse):
     db, paths = faulty_warehouse
     p = paths["sympy_bad"]
@@ -205,6 +207,7 @@ def test_files_not_in_asvs_schema_are_quarantined_with_the_reason(faulty_warehou
     ]
 
 
+@pytest.mark.slow  # shares one small `datasmith materialize` (module fixture)
 def test_a_symlink_inside_the_source_folder_loads(faulty_warehouse):
     db, paths = faulty_warehouse
     linked = rows_of(db, "sympy_bad", paths["sympy_bad"]["symlink_inside"])
@@ -215,6 +218,7 @@ def test_a_symlink_inside_the_source_folder_loads(faulty_warehouse):
     ]
 
 
+@pytest.mark.slow  # shares one small `datasmith materialize` (module fixture)
 def test_bad_values_are_invalid_with_a_reason_and_the_rest_of_the_file_loads(faulty_warehouse):
     db, paths = faulty_warehouse
     real = real_sympy()
@@ -246,6 +250,7 @@ def test_bad_values_are_invalid_with_a_reason_and_the_rest_of_the_file_loads(fau
     assert ok_before - ok_after == set(invalid)  # every other value of the file is still ok
 
 
+@pytest.mark.slow  # shares one small `datasmith materialize` (module fixture)
 def test_invalid_values_never_reach_the_series(faulty_warehouse):
     db, _ = faulty_warehouse
     assert read_rows(
@@ -258,6 +263,7 @@ def test_invalid_values_never_reach_the_series(faulty_warehouse):
     ) == [(0,)]
 
 
+@pytest.mark.slow  # shares one small `datasmith materialize` (module fixture)
 def test_a_benchmark_name_with_quotes_keeps_its_version_and_start(faulty_warehouse):
     db, paths = faulty_warehouse
     real = real_sympy()
@@ -268,6 +274,7 @@ def test_a_benchmark_name_with_quotes_keeps_its_version_and_start(faulty_warehou
     assert rows[0]["started_at"] is not None and rows[0]["problem"] is None
 
 
+@pytest.mark.slow  # shares one small `datasmith materialize` (module fixture)
 def test_a_grid_that_does_not_fit_leaves_params_null_with_the_reason(faulty_warehouse):
     db, paths = faulty_warehouse
     real = real_sympy()
@@ -286,6 +293,7 @@ def test_a_grid_that_does_not_fit_leaves_params_null_with_the_reason(faulty_ware
     assert others and all(r["params"] is not None for r in others)
 
 
+@pytest.mark.slow  # shares one small `datasmith materialize` (module fixture)
 def test_schema_2_bad_fields_are_flagged_and_the_file_loads(faulty_warehouse):
     db, paths = faulty_warehouse
     rows = rows_of(db, "conda_bad", paths["conda_bad"]["values"])
