@@ -218,18 +218,18 @@ def _read_one(path: Path, real_root: Path, max_bytes: int) -> FileRead:
         real = path.resolve(strict=True)
         if not real.is_relative_to(real_root):
             return FileRead(None, None, None, f"a symlink to {real}, outside the source folder: not read")
-        size = real.stat().st_size
-        if size > max_bytes:
-            # Hashed in chunks, never held in memory: the hash keeps the next run from re-quarantining it.
-            digest = hashlib.sha256()
-            with real.open("rb") as handle:
+        with real.open("rb") as handle:
+            # At most one byte past the cap is read, even if the file grows after listing.
+            data = handle.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                # Hashed in chunks, never held in memory: the hash keeps the next run from re-quarantining it.
+                digest, size = hashlib.sha256(data), len(data)
+                del data
                 while chunk := handle.read(1 << 20):
                     digest.update(chunk)
-            reason = (
-                f"too large: {size} bytes exceeds the {max_bytes}-byte cap ({MAX_FILE_BYTES_ENV}): not loaded"
-            )
-            return FileRead(None, digest.hexdigest(), size, reason)
-        data = real.read_bytes()
+                    size += len(chunk)
+                reason = f"too large: {size} bytes exceeds the {max_bytes}-byte cap ({MAX_FILE_BYTES_ENV}): not loaded"
+                return FileRead(None, digest.hexdigest(), size, reason)
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop on older Pythons
         # Vanished or unreadable between listing and reading: a quarantine row says so.
         return FileRead(
