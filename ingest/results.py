@@ -24,6 +24,7 @@ import duckdb
 import json5
 import pyarrow as pa
 
+from ingest.identifiers import COMMIT_HASH_CHARS
 from ingest.sources import ResultsSource
 
 # One transaction per batch: big enough to amortise the commit, small enough that a crash loses little.
@@ -260,7 +261,7 @@ TOP_LEVEL = (
     '{"commit_hash": "JSON", "version": "JSON", "result_columns": "JSON", "date": "JSON", "env_name": "JSON", '
     '"started_at": "JSON", "benchmark_version": "JSON"}'
 )
-PROBLEM_SQL = """
+PROBLEM_SQL = f"""
 case
   when problem is not null then problem
   when not json_valid(content) then 'not valid JSON (truncated or corrupt file)'
@@ -268,6 +269,10 @@ case
   when kind <> 'result' then null
   when json_type(content, '$.results') is distinct from 'OBJECT' then 'no "results" object: not an asv result file'
   when json_type(doc.commit_hash) is distinct from 'VARCHAR' then 'no "commit_hash": not an asv result file'
+  -- The identifier rule of ingest/identifiers.py, at the raw boundary: a hash git could take as an
+  -- option or a path never reaches the warehouse.
+  when not regexp_full_match(doc.commit_hash ->> '$', '{COMMIT_HASH_CHARS}')
+    then '"commit_hash" is not 4 to 64 hex digits'
   when coalesce(doc.version::varchar, '1') not in ('1', '2')
     then 'unsupported asv result schema version ' || doc.version::varchar
   when doc.version::varchar = '2' and json_type(doc.result_columns) is distinct from 'ARRAY'
