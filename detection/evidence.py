@@ -8,9 +8,11 @@ exactly that (``asv._stats.is_different``, used by ``asv compare``). This method
 
 How, per series (values in commit order, failures removed):
 
-1. Candidates: PELT with the RBF kernel cost on the log-values (``detection.rbf``), penalty
-   ``CANDIDATE_PENALTY_MULTIPLIER * ln(n)``: the ``rbf`` method's candidates (lower penalties were measured and
-   lose precision on real noise: docs/detection.md).
+1. Candidates: PELT with the RBF kernel cost on the log-values (``detection.rbf``), penalty ``c * ln(n)``:
+   ``c = STATS_PENALTY_MULTIPLIER`` (0.75) when the series carries recorded stats, whose test at the commits is
+   strict (p < 0.002 on the samples, or disjoint 99% CIs) and so can afford more candidates;
+   ``c = CANDIDATE_PENALTY_MULTIPLIER`` (1.0, the ``rbf`` method's) without, where lower penalties were measured
+   to lose precision on real noise (docs/detection.md).
 2. Attribution: each candidate boundary may be moved, within ``REFINE_RADIUS`` points and inside its two
    neighbouring segments, to the split minimising the absolute error of a two-median fit of the log-values. The
    default radius is 0 (off): on the synthetic benchmark it did not name the planted commit more often.
@@ -42,6 +44,7 @@ from detection.rbf import default_penalty, rbf_breakpoints
 from detection.stats import mannwhitney_p
 
 CANDIDATE_PENALTY_MULTIPLIER = 1.0
+STATS_PENALTY_MULTIPLIER = 0.75
 REFINE_RADIUS = 0
 ASV_P_THRESHOLD = 0.002  # asv's default for is_different
 
@@ -124,16 +127,20 @@ def evidence_splits(
     x: np.ndarray,
     stats: Sequence | None = None,
     min_size: int = 2,
-    penalty_multiplier: float = CANDIDATE_PENALTY_MULTIPLIER,
+    penalty_multiplier: float | None = None,
     refine_radius: int = REFINE_RADIUS,
     alpha: float = 0.05,
 ) -> list[int]:
     """The kept change points of one clean series, as split indices (first point after each change).
 
     ``stats`` (aligned with ``x``): per point a mapping with ``ci_99_a``/``ci_99_b`` and optionally ``samples``,
-    or None.
+    or None. ``penalty_multiplier`` None: ``STATS_PENALTY_MULTIPLIER`` when some point has a CI or samples, else
+    ``CANDIDATE_PENALTY_MULTIPLIER``.
     """
     n = len(x)
+    if penalty_multiplier is None:
+        has_stats = stats is not None and any(point_stats(st) != (None, None) for st in stats)
+        penalty_multiplier = STATS_PENALTY_MULTIPLIER if has_stats else CANDIDATE_PENALTY_MULTIPLIER
     signal = np.log(x) if np.all(x > 0) else np.asarray(x, dtype=float)
     if n < 2 * min_size:
         return []

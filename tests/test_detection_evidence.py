@@ -15,7 +15,7 @@ import pytest
 from asv._stats import is_different
 
 from detection import DetectionConfig, detect, detect_many
-from detection.evidence import commits_differ, evidence_splits
+from detection.evidence import STATS_PENALTY_MULTIPLIER, commits_differ, evidence_splits
 from tests.conftest import fixture_path
 
 ENV = "conda-py3.10"
@@ -132,7 +132,8 @@ def test_a_candidate_is_kept_exactly_when_asv_says_its_commits_differ():
         for factor in (0.97, 0.9, 0.5):
             series = window[:3] + [scaled(p, factor) for p in window[3:]]
             x = np.array([p["value"] for p in series])
-            candidates = evidence_splits(x, None, alpha=2.0)  # every rbf candidate (no test can fail)
+            # every candidate (alpha 2: no segment test can fail), at the penalty used for series with stats
+            candidates = evidence_splits(x, None, penalty_multiplier=STATS_PENALTY_MULTIPLIER, alpha=2.0)
             splits = evidence_splits(x, series)
             for t in candidates:
                 if len(candidates) == 1:
