@@ -154,3 +154,31 @@ def test_default_methods_unchanged_and_evidence_is_opt_in():
     assert DetectionConfig().methods == ("rbf", "asv")
     with pytest.raises(ValueError, match="unknown detection method"):
         DetectionConfig(methods=("nope",))
+
+
+def test_with_recorded_stats_the_lower_candidate_penalty_finds_more_steps_asv_confirms():
+    """6-commit real windows, 10% step at commit 3: 0.75 ln n candidates find steps 1.0 ln n misses, all confirmed."""
+    pts = real_points(60)
+    found = {1.0: 0, None: 0}
+    for start in range(0, 54):
+        window = pts[start : start + 6]
+        series = window[:3] + [scaled(p, 0.9) for p in window[3:]]
+        x = np.array([p["value"] for p in series])
+        for c in found:
+            splits = evidence_splits(x, series, penalty_multiplier=c)
+            found[c] += 3 in splits
+            # 3 vs 3 commits: no segment test can pass, so every kept split is asv's verdict on its two commits
+            assert all(asv_verdict(series[t - 1], series[t]) for t in splits)
+    assert found[None] > found[1.0]
+
+
+def test_without_recorded_stats_evidence_keeps_the_significant_rbf_change_points():
+    """Dashboards: on real django series (and with a 20% step planted), evidence = rbf's significant ones."""
+    from tests.test_detection_core import real_series
+
+    for values in real_series().values():
+        half = len(values) // 2
+        for series in (values, values[:half] + [v * 0.8 for v in values[half:]]):
+            cps, _ = detect(series, "time", BOTH)
+            rbf = [c.index_after for c in cps if c.method == "rbf" and c.significant]
+            assert [c.index_after for c in cps if c.method == "evidence"] == rbf
