@@ -10,7 +10,8 @@ The commits are batched inside the run:
   into the warehouse, in the `duckdb_writer` pool.
 
 Plain Python does the work; nothing here depends on the executor, so the same assets run in-process,
-under the multiprocess executor, or one Kubernetes pod per partition (deploy/k8s/).
+under the multiprocess executor, or one Kubernetes pod per partition (deploy/k8s/). A target with
+`cluster:` sends its commit jobs to a Dask cluster's workers instead (benchmark_runner/cluster.py).
 """
 
 import logging
@@ -106,6 +107,15 @@ def build_benchmark_definitions(sources: Sources, db_path: Path) -> dg.Definitio
                 "asv_seconds": round(report.asv_seconds, 1),
                 "source_name": settings.source_name,
                 "output": dg.MetadataValue.path(str(settings.source_dir)),
+                **(
+                    {
+                        "cluster": settings.cluster,
+                        "bytes_shipped": report.bytes_shipped,
+                        "bytes_received": report.bytes_received,
+                    }
+                    if settings.cluster
+                    else {}
+                ),
             }
         )
 

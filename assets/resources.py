@@ -18,5 +18,8 @@ class WarehouseResource(DuckDBResource):
     @contextmanager
     def get_connection(self) -> Iterator:
         with writer_lock(self.database), super().get_connection() as con:
-            create_raw_schema(con)
-            yield con
+            try:
+                create_raw_schema(con)
+                yield con
+            finally:  # dagster-duckdb closes it only when the block succeeds: a failed step kept the
+                con.close()  # file open, past the writer lock, until garbage collection

@@ -54,6 +54,8 @@ class RunReport:
     records: list[JobRecord] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # already measured
     wall_seconds: float = 0.0
+    bytes_shipped: int = 0  # cluster runs: the repository bundle sent to the workers
+    bytes_received: int = 0  # cluster runs: result files and logs the jobs sent back
 
     @property
     def counts(self) -> dict[str, int]:
@@ -73,6 +75,7 @@ class RunReport:
         return (
             f"{self.source_name}: {statuses}; {len(self.skipped)} already measured; "
             f"{self.wall_seconds:.1f} s wall, environments {self.env_build_seconds:.1f} s"
+            + (f"; {self.bytes_received:,} bytes back from the cluster" if self.bytes_received else "")
         )
 
 
@@ -110,13 +113,14 @@ class Runner:
         self.source_dir = settings.source_dir.resolve()
         self.env_name = settings.env_id
         self.home = self.work / "home" / settings.source_name
+        self._preexec: Callable[[], None] | None = None  # run in each asv child before exec
 
     # ---------------------------------------------------------------------------------------------
     def run(self, commits: list[str], skip: set[str] | frozenset[str] = frozenset()) -> RunReport:
         started = time.monotonic()
         s = self.settings
         report = RunReport(s.source_name, self.source_dir)
-        slot_cores = allocate_cores(s.jobs, s.cores_per_job)  # refuses before anything is touched
+        slot_cores = self._prepare()  # refuses before anything is touched
         self.work.mkdir(parents=True, exist_ok=True)
         lock = os.open(self.work / f"{s.source_name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -127,17 +131,25 @@ class Runner:
             self.clone = prepare_clone(s.repository, self.work / "clones", s.source_name)
             todo = self._pending(commits, skip, report)
             if todo:
-                self.say(
-                    f"{s.source_name}: {len(todo)} commits to measure, {len(report.skipped)} already measured; "
-                    f"{s.jobs} jobs on cores {' | '.join(format_cores(c) for c in slot_cores[: len(todo)])}"
-                )
-                self._machine()
-                self._run_slots(todo, slot_cores, report)
+                self._execute(todo, slot_cores, report)
         finally:
             os.close(lock)
         report.wall_seconds = time.monotonic() - started
         self.say(report.summary())
         return report
+
+    def _prepare(self):
+        """What the run's slots are, checked before anything is written: here the local cores."""
+        return allocate_cores(self.settings.jobs, self.settings.cores_per_job)
+
+    def _execute(self, todo: list[str], slot_cores, report: RunReport) -> None:
+        s = self.settings
+        self.say(
+            f"{s.source_name}: {len(todo)} commits to measure, {len(report.skipped)} already measured; "
+            f"{s.jobs} jobs on cores {' | '.join(format_cores(c) for c in slot_cores[: len(todo)])}"
+        )
+        self._machine()
+        self._run_slots(todo, slot_cores, report)
 
     def _pending(self, commits: list[str], skip, report: RunReport) -> list[str]:
         done = measured_commits(
@@ -324,7 +336,7 @@ class Runner:
         process = subprocess.Popen(
             [*self.settings.asv_command, *args],
             cwd=slot.worktree, env=self._env(self._slot_home(slot)), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=self._preexec,
         )  # fmt: skip
         with contextlib.suppress(OSError):  # the build and asv itself stay on the slot's cores
             os.sched_setaffinity(process.pid, slot.cores)
@@ -394,5 +406,10 @@ def run_benchmarks(
     skip: set[str] | frozenset[str] = frozenset(),
     progress: Progress | None = None,
 ) -> RunReport:
-    """Measure ``commits`` (any git revision names) with asv; see the module docstring."""
+    """Measure ``commits`` (any git revision names) with asv; see the module docstring. With
+    ``settings.cluster`` the jobs run on a Dask distributed cluster instead (benchmark_runner/cluster.py)."""
+    if settings.cluster:
+        from benchmark_runner.cluster import ClusterRunner  # late: distributed is the optional extra
+
+        return ClusterRunner(settings, progress).run(commits, skip)
     return Runner(settings, progress).run(commits, skip)

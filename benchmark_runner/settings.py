@@ -49,6 +49,9 @@ class RunSettings:
     # Per-commit timeouts (a revision prefix -> seconds) for commits known to be slow (or, in tests, to
     # force a timeout); every other commit gets timeout_s.
     commit_timeouts: dict[str, float] = field(default_factory=dict)
+    # A Dask scheduler address (tcp://host:8786) or scheduler file: the jobs run on that cluster's workers
+    # (benchmark_runner/cluster.py); None runs them here.
+    cluster: str | None = None
 
     def timeout_for(self, sha: str) -> float:
         for prefix, seconds in self.commit_timeouts.items():

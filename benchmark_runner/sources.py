@@ -17,6 +17,8 @@
         name: fastfuncs-ci                 # the Dagster partition key; default <owner>.<name>
         work_dir: /scratch/runner          # default: <warehouse dir>/runner/work
         results_dir: /mnt/bucket/runner    # default: <warehouse dir>/runner/results
+        cluster: tcp://10.0.0.5:8786       # run the jobs on a Dask cluster (a scheduler address, or a
+                                           # scheduler file's path); default: here (docs/cluster.md)
 
 Relative paths resolve against the sources file's folder. Each target's results become the warehouse
 source ``run.<owner>.<name>.<machine>``, so that name must not be used by another source.
@@ -43,9 +45,10 @@ from ingest.sources import (
 
 KEYS = {
     "repo", "clone", "asv_config", "commits", "from_commits_filtered", "machine", "machine_facts", "jobs",
-    "cores_per_job", "timeout_s", "asv_args", "python", "name", "work_dir", "results_dir",
+    "cores_per_job", "timeout_s", "asv_args", "python", "name", "work_dir", "results_dir", "cluster",
 }  # fmt: skip
 URL = re.compile(r"^(https?|ssh|git|file)://|^git@")
+SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls|ucx|ws|wss)://[^\s/]+:\d+$")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class BenchmarkTarget:
     machine_facts: dict[str, str] = field(default_factory=dict)
     work_dir: Path | None = None
     results_dir: Path | None = None
+    cluster: str | None = None  # a Dask scheduler address or scheduler file; None = run here
     line: int = 0
 
     @property
@@ -86,6 +90,7 @@ class BenchmarkTarget:
             asv_args=self.asv_args,
             python=self.python,
             machine_facts=dict(self.machine_facts),
+            cluster=self.cluster,
         )
 
 
@@ -205,6 +210,14 @@ def _target(file: Path, entry: yaml.Node) -> BenchmarkTarget:
     for key in ("work_dir", "results_dir"):
         if key in fields:
             values[key] = resolve_local(file, scalar_of(file, fields[key], f"'{key}'"))
+    if "cluster" in fields:
+        cluster = scalar_of(file, fields["cluster"], "'cluster'")
+        if "://" in cluster and not SCHEDULER_ADDRESS.match(cluster):
+            raise fail_at(
+                file, fields["cluster"],
+                f"cluster {cluster!r} must be a scheduler address like tcp://host:8786 or a scheduler file's path",
+            )  # fmt: skip
+        values["cluster"] = cluster if "://" in cluster else str(resolve_local(file, cluster))
     if "name" in fields:
         key = scalar_of(file, fields["name"], "'name'")
         if not SOURCE_NAME_PATTERN.fullmatch(key):

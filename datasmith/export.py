@@ -5,13 +5,17 @@ Layout under ``<warehouse folder>/dataset/``::
     tasks.parquet, tasks.jsonl          every task
     data/<YYYY-MM>.parquet              the tasks merged (or, without a pull request, committed) that month
     README.md                           the card: YAML header (configs, features, license) + description
+    .datasmith-export                   the marker: this folder is the export's, and the next export replaces it
 
+The export replaces only a folder it wrote itself (it holds the marker, or only the files above, as exports
+before the marker wrote them): any other folder in the way is left alone and the export fails saying so.
 The rows are fct_tasks joined to fct_commit_reports; the columns follow FormulaCode / SWE-bench.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,7 @@ import yaml
 
 from datasmith.github_context import relation_columns
 
+MARKER = ".datasmith-export"
 WORKLOAD_FIELDS = ("benchmark", "params", "machine", "before", "after", "speedup", "significance")
 
 EXPORT_SQL = """
@@ -61,28 +66,72 @@ class ExportReport:
     repos: tuple[str, ...]
 
 
+class ExportError(RuntimeError):
+    """The export cannot be written where it was asked to be (one line, naming the path)."""
+
+
+def _check_replaceable(path: Path) -> None:
+    """Raise unless path is absent, an empty folder, or a folder this export wrote (see the module doc)."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_dir() and not path.is_symlink():
+        entries = {entry.name: entry for entry in path.iterdir()}
+        if MARKER in entries or _is_unmarked_export(entries):
+            return
+    raise ExportError(
+        f"{path} is in the way of the dataset export and was not written by it (no {MARKER} file): "
+        "move it away; the export replaces only a folder it wrote"
+    )
+
+
+def _is_unmarked_export(entries: dict[str, Path]) -> bool:
+    """Only the files an export wrote before it left its marker (empty: nothing to lose either)."""
+    data = entries.get("data")
+    if set(entries) - {"tasks.parquet", "tasks.jsonl", "README.md", "data"}:
+        return False
+    if data is None:
+        return True
+    return (
+        data.is_dir()
+        and not data.is_symlink()
+        and all(re.fullmatch(r"\d{4}-\d{2}\.parquet", f.name) and f.is_file() for f in data.iterdir())
+    )
+
+
 def export_dataset(con: duckdb.DuckDBPyConnection, folder: Path) -> ExportReport:
-    """Write the export into folder (replacing a previous one) and return what was written."""
-    table = con.sql(EXPORT_SQL).to_arrow_table()
+    """Write the export into folder (replacing a previous export, never anything else) and return what was
+    written. Raises ExportError when a folder that is not an export is in the way; leaves no staging folder."""
     staging = folder.with_name(folder.name + ".tmp")
+    _check_replaceable(folder)
+    _check_replaceable(staging)
+    table = con.sql(EXPORT_SQL).to_arrow_table()
     if staging.exists():
         shutil.rmtree(staging)
-    (staging / "data").mkdir(parents=True)
-    pq.write_table(table, staging / "tasks.parquet")
-    months = sorted({m for m in table.column("month").to_pylist() if m})
-    for month in months:
-        pq.write_table(table.filter(_month_mask(table, month)), staging / "data" / f"{month}.parquet")
-    con.register("export_rows", table)
     try:
-        con.execute(f"copy export_rows to '{staging / 'tasks.jsonl'}' (format json)")
+        (staging / "data").mkdir(parents=True)
+        (staging / MARKER).write_text(
+            "Written by the DataSmith dataset export; the next export replaces this folder.\n",
+            encoding="utf-8",
+        )
+        pq.write_table(table, staging / "tasks.parquet")
+        months = sorted({m for m in table.column("month").to_pylist() if m})
+        for month in months:
+            pq.write_table(table.filter(_month_mask(table, month)), staging / "data" / f"{month}.parquet")
+        con.register("export_rows", table)
+        try:  # the path as a parameter: any character in it is data, never SQL
+            con.execute("copy export_rows to $path (format json)", {"path": str(staging / "tasks.jsonl")})
+        finally:
+            con.unregister("export_rows")
+        repos = tuple(sorted(set(table.column("repo_name").to_pylist())))
+        card = dataset_card(table, months, _licenses(con, repos))
+        (staging / "README.md").write_text(card, encoding="utf-8")
+        # Swap in whole: a reader never sees half an export.
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
     finally:
-        con.unregister("export_rows")
-    repos = tuple(sorted(set(table.column("repo_name").to_pylist())))
-    (staging / "README.md").write_text(dataset_card(table, months, _licenses(con, repos)), encoding="utf-8")
-    # Swap in whole: a reader never sees half an export.
-    if folder.exists():
-        shutil.rmtree(folder)
-    staging.rename(folder)
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
     return ExportReport(folder, table.num_rows, tuple(months), repos)
 
 

@@ -4,18 +4,25 @@ Prints fct_agent_scores (FormulaCode's advantage per agent run and level: parame
 module, overall) and, with --workloads, fct_agent_workloads (s_agent, s_human and the advantage per
 workload). The agent runs come from the sources file's `agent_results:` section, loaded and scored by
 `datasmith materialize`.
+
+A run writing the warehouse holds its writer lock, and DuckDB refuses readers meanwhile: the score waits
+for the lock (up to --wait seconds, saying so) and reads between writes; when the wait is over it exits 1
+with one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
 from ingest.sources import db_path_from_env
-from ingest.warehouse import connect_reader
+from ingest.warehouse import WarehouseLockTimeout, connect_reader, writer_lock
 
 LEVELS = ("parameter", "function", "class", "module", "overall")
 
@@ -27,6 +34,13 @@ def add_score_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", help="only agent runs on this task id")
     parser.add_argument("--agent", action="append", help="only this agent_results entry (repeatable)")
     parser.add_argument("--workloads", action="store_true", help="also print every workload's speed-ups")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for a run that is writing the warehouse (default 60)",
+    )
 
 
 def _fmt(value) -> str:
@@ -70,8 +84,41 @@ def workload_rows(con: duckdb.DuckDBPyConnection, task: str | None, agents: list
     ).fetchall()
 
 
+@contextmanager
+def _between_writes(db: Path, wait_s: float) -> Iterator[None]:
+    """Hold the writer lock while reading, so no run writes meanwhile; say so when waiting for one."""
+    try:
+        with writer_lock(db, timeout_s=0):
+            yield
+        return
+    except WarehouseLockTimeout:
+        pass
+    print(f"datasmith: waiting up to {wait_s:.0f} s for the run writing {db} to finish", file=sys.stderr)
+    with writer_lock(db, timeout_s=wait_s):
+        yield
+
+
 def run_score(args: argparse.Namespace) -> int:
     db = Path(args.db) if args.db else db_path_from_env()
+    if not db.exists():
+        connect_reader(db)  # FileNotFoundError, saying how to build it, before any lock file is made
+    wait_s = getattr(args, "wait", 60.0)
+    try:
+        with _between_writes(db, wait_s):
+            return _print_scores(args, db)
+    except WarehouseLockTimeout:
+        print(
+            f"datasmith: {db} is being written by another run (for over {wait_s:.0f} s): "
+            "retry when it is done, or pass --wait SECONDS",
+            file=sys.stderr,
+        )
+        return 1
+    except duckdb.IOException as exc:  # a process outside DataSmith has the file open for writing
+        print(f"datasmith: cannot read {db}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+
+
+def _print_scores(args: argparse.Namespace, db: Path) -> int:
     con = connect_reader(db)
     try:
         present = con.execute(

@@ -356,6 +356,57 @@ def _default_context():
     return multiprocessing.get_context("spawn")
 
 
+def _die_with_parent(main: int, direct: bool) -> None:
+    """Pool initializer: end this worker when the process ``main`` that started the pool dies, so a killed
+    run leaves no workers computing for nobody (or holding what they inherited). When ``main`` is the
+    worker's parent (fork, spawn), the kernel does it: prctl(PR_SET_PDEATHSIG, SIGKILL) on Linux. Under
+    forkserver the parent is the fork server, which lives as long as any worker, so a daemon thread waits
+    on a pidfd of ``main`` (polls it each second without pidfd_open) and ends the worker."""
+    import sys
+
+    if direct and sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+            if os.getppid() != main:  # it died before the request took effect
+                os._exit(1)
+            return
+        except (OSError, AttributeError):  # no prctl: watch as below
+            pass
+    threading.Thread(target=_exit_when_gone, args=(main,), daemon=True, name="die-with-parent").start()
+
+
+def _exit_when_gone(pid: int) -> None:
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd: poll the pid
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+            threading.Event().wait(1.0)
+    select.select([fd], [], [])  # readable once the process has exited
+    os._exit(1)
+
+
+def _start_pool(workers: int, mp_context=None) -> ProcessPoolExecutor:
+    """The detection pool: ``workers`` processes that die with this process (see ``_die_with_parent``)."""
+    ctx = mp_context or _default_context()
+    direct = ctx.get_start_method() in ("fork", "spawn")  # the workers' parent is this process
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_die_with_parent, initargs=(os.getpid(), direct)
+    )
+
+
 def default_workers() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -394,8 +445,7 @@ def detect_many(
         for chunk in chunks():
             yield from _detect_batch(chunk, config)
         return
-    ctx = mp_context or _default_context()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with _start_pool(workers, mp_context) as pool:
         pending = []
         source = chunks()
         for chunk in source:

@@ -4,7 +4,9 @@
     datasmith score ...   (see `datasmith score --help`)
 
 materialises in-process (no Dagster daemon or webserver needed), prints progress, and exits
-non-zero when any asset or check fails.
+non-zero when any asset or check fails: 1, with each failure's cause in one line
+(`datasmith: <step>: <cause>`; --verbose adds Dagster's tracebacks), 2 for a usage error, and
+128 + the signal's number (143, 130) when SIGTERM or SIGINT stopped it: a signal ends the run.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -32,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--partition", action="append", help="only these partitions (source names) of partitioned assets"
+    )
+    run.add_argument(
+        "--verbose", action="store_true", help="also print Dagster's errors with their tracebacks"
     )
     score = commands.add_parser(
         "score", help="an optimizer's speed-ups against the human's (see datasmith.score)"
@@ -57,14 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     progress.setLevel(logging.INFO)
     progress.propagate = False
     try:
-        return materialize(args.select, args.sources, args.db, args.partition)
+        return materialize(args.select, args.sources, args.db, args.partition, verbose=args.verbose)
     except (SourcesError, FileNotFoundError) as exc:
         print(f"datasmith: {exc}", file=sys.stderr)
         return 2
 
 
 def materialize(
-    select: str | None, sources_file: Path | None, db_path: Path | None, partitions: list[str] | None = None
+    select: str | None,
+    sources_file: Path | None,
+    db_path: Path | None,
+    partitions: list[str] | None = None,
+    verbose: bool = False,
 ) -> int:
     import dagster as dg
 
@@ -94,7 +105,8 @@ def materialize(
     assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     resources = defs.resources or {}
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    # Without --verbose, a failure is told by its cause line (_report), not by Dagster's traceback.
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING" if verbose else "CRITICAL"}}}}
 
     from assets.partitions import partition_keys
 
@@ -113,23 +125,41 @@ def materialize(
             file=sys.stderr,
         )
         return 2
+    selected = _whole_multi_assets(definitions, selected)
+
+    def _partitions_to_run(definition, keys) -> list[str]:
+        wanted = partition_keys(definition, instance, db_path)
+        seen_partitions.update(wanted)
+        wanted = [p for p in wanted if partitions is None or p in partitions]
+        if not wanted:
+            print(f"      {_label(keys)}: no partitions to run", file=sys.stderr)
+        return wanted
 
     print(f"datasmith: {len(selected)} assets -> {db_path}", file=sys.stderr)
     failed = runs = 0
     seen_partitions: set[str] = set()
-    for keys, definition in _steps(graph, definitions, selected):
-        if definition is None:
-            runs += 1
-            failed += _run(dg, assets, keys, None, resources, instance, quiet, runs)
-            continue
-        wanted = partition_keys(definition, instance, db_path)
-        seen_partitions |= set(wanted)
-        wanted = [p for p in wanted if partitions is None or p in partitions]
-        if not wanted:
-            print(f"      {_label(keys)}: no partitions to run", file=sys.stderr)
-        for partition in wanted:
-            runs += 1
-            failed += _run(dg, assets, keys, partition, resources, instance, quiet, runs)
+    step = ""
+    with _SignalWatch() as signals:
+        try:
+            for keys, definition in _steps(graph, definitions, selected):
+                for partition in [None] if definition is None else _partitions_to_run(definition, keys):
+                    runs += 1
+                    step = f"[{runs}] {_label(keys)}" + (f" [{partition}]" if partition else "")
+                    failed += _run(dg, assets, keys, partition, resources, instance, quiet, step)
+                    if signals.received():
+                        break
+                if signals.received():
+                    break
+        except Stopped:
+            pass
+        stopped_by = signals.received()
+    if stopped_by:
+        name = signal.Signals(stopped_by).name
+        print(
+            f"datasmith: stopped by {name} during {step or 'the start'}; no further steps run; warehouse {db_path}",
+            file=sys.stderr,
+        )
+        return 128 + stopped_by
     unknown = sorted(set(partitions or ()) - static_known - seen_partitions)
     if unknown:
         print(f"datasmith: no partition {', '.join(unknown)} was found", file=sys.stderr)
@@ -138,7 +168,79 @@ def materialize(
         f"datasmith: {'done' if not failed else f'{failed} of {runs} runs failed'}; warehouse {db_path}",
         file=sys.stderr,
     )
+    if failed and not verbose:
+        print("datasmith: --verbose prints Dagster's errors with their tracebacks", file=sys.stderr)
     return 0 if not failed else 1
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGINT arrived between runs (see _SignalWatch)."""
+
+
+class _SignalWatch:
+    """Notices SIGTERM and SIGINT whoever handles them. While a run executes, Dagster swaps in its own
+    handlers: it turns the signal into a failed step and then forgets it, so the loop would start the
+    next step. A wakeup fd gets the number of every signal that arrives (Python's C-level handler writes
+    it, whichever Python handler runs), and between runs our handler raises Stopped. received() is the
+    first stop signal seen, or None."""
+
+    STOP = (signal.SIGTERM, signal.SIGINT)
+
+    def __enter__(self) -> _SignalWatch:
+        self._first: int | None = None
+        self._fds: tuple[int, int] | None = None
+        self._previous: dict = {}
+        try:
+            read_fd, write_fd = os.pipe()
+            os.set_blocking(read_fd, False)
+            os.set_blocking(write_fd, False)
+            self._old_wakeup = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+            self._fds = (read_fd, write_fd)
+            for signum in self.STOP:
+                self._previous[signum] = signal.signal(signum, self._handler)
+        except ValueError:  # not the main thread: signals cannot reach us here anyway
+            pass
+        return self
+
+    def _handler(self, signum: int, _frame) -> None:
+        self._first = self._first or signum
+        raise Stopped(signum)
+
+    def received(self) -> int | None:
+        if self._fds is not None:
+            try:
+                data = os.read(self._fds[0], 512)
+            except BlockingIOError:
+                data = b""
+            for signum in data:
+                if signum in self.STOP and self._first is None:
+                    self._first = signum
+        return self._first
+
+    def __exit__(self, *exc) -> None:
+        self.received()
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        if self._fds is not None:
+            signal.set_wakeup_fd(self._old_wakeup)
+            for fd in self._fds:
+                os.close(fd)
+
+
+def _whole_multi_assets(definitions: list, selected: set) -> set:
+    """The selection, with every multi-asset that cannot run in part taken whole (Dagster refuses a
+    subset of one), saying which assets come along."""
+    widened = set(selected)
+    for definition in definitions:
+        keys = set(definition.keys)
+        if keys & selected and not keys <= selected and not definition.can_subset:
+            added = sorted(k.to_user_string() for k in keys - selected)
+            print(
+                f"datasmith: {definition.node_def.name} writes its assets together; also running {', '.join(added)}",
+                file=sys.stderr,
+            )
+            widened |= keys
+    return widened
 
 
 def _steps(graph, definitions: list, selected: set):
@@ -186,13 +288,9 @@ def _label(keys: set) -> str:
     return ", ".join(sorted(k.to_user_string() for k in keys)) if len(keys) < 4 else f"{len(keys)} assets"
 
 
-def _run(dg, assets, keys, partition, resources, instance, quiet, number: int) -> int:
+def _run(dg, assets, keys, partition, resources, instance, quiet, step: str) -> int:
     """One Dagster run; 1 when it failed."""
-    print(
-        f"[{number}] {_label(keys)}" + (f" [{partition}]" if partition else "") + " ...",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(f"{step} ...", file=sys.stderr, flush=True)
     started = time.monotonic()
     result = dg.materialize(
         assets,
@@ -203,11 +301,11 @@ def _run(dg, assets, keys, partition, resources, instance, quiet, number: int) -
         run_config=quiet,
         raise_on_error=False,
     )
-    _report(result, time.monotonic() - started)
+    _report(result, time.monotonic() - started, partition)
     return 0 if result.success else 1
 
 
-def _report(result, seconds: float) -> None:
+def _report(result, seconds: float, partition: str | None = None) -> None:
     materialized = result.get_asset_materialization_events()
     checks = result.get_asset_check_evaluations()
     failed_checks = [c for c in checks if not c.passed]
@@ -220,11 +318,35 @@ def _report(result, seconds: float) -> None:
     for check in failed_checks:
         print(f"      check failed: {check.asset_key.to_user_string()} {check.check_name}", file=sys.stderr)
     if not result.success:
-        for event in result.all_events:
-            if event.is_failure and event.event_specific_data is not None:
-                error = getattr(event.event_specific_data, "error", None)
-                if error is not None:
-                    print(f"      {event.step_key}: {error.message.strip()}", file=sys.stderr)
+        where = f" [{partition}]" if partition else ""
+        failures = [e for e in result.all_events if e.is_step_failure] or [
+            e for e in result.all_events if e.is_failure
+        ]
+        for event in failures:
+            error = getattr(event.event_specific_data, "error", None)
+            cause = cause_line(error) if error is not None else "failed (--verbose for Dagster's log)"
+            print(f"datasmith: {event.step_key or 'run'}{where}: {cause}", file=sys.stderr)
+
+
+# Dagster's wrappers around the exception the asset's own code raised.
+_WRAPPERS = (
+    "DagsterExecutionStepExecutionError",
+    "DagsterUserCodeExecutionError",
+    "DagsterResourceFunctionError",
+)
+
+
+def cause_line(error, limit: int = 500) -> str:
+    """The user code's own error in one line: Dagster's wrapper errors are unwrapped to their cause, the
+    module path is dropped from the class name (a builtin's name is kept: `KeyError: 'x'`)."""
+    while error.cause is not None and error.cls_name in _WRAPPERS:
+        error = error.cause
+    text = " ".join(error.message.split())
+    if error.cls_name:
+        qualified = re.match(rf"^[\w.]*\.{re.escape(error.cls_name)}: ", text)
+        if qualified:
+            text = text[qualified.end() :]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 if __name__ == "__main__":

@@ -23,10 +23,14 @@ REPOS = {
 
 
 def fixture_path(*parts: str) -> Path:
-    """A path in the real-data folder; skips the test (with the reason) when the folder is absent."""
+    """A path in the real-data folder. When it is absent the test skips, with the reason, on a
+    developer's machine, and fails in CI (CI=true), where a quiet skip would hide the missing data."""
     path = FIXTURES.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real fixture data not found at {path} (set DATASMITH_FIXTURES)")
+        reason = f"real fixture data not found at {path} (set DATASMITH_FIXTURES to the fixtures folder)"
+        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
+            pytest.fail(f"{reason}; in CI (CI=true) missing fixtures fail instead of skipping", pytrace=False)
+        pytest.skip(reason)
     return path
 
 

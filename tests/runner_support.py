@@ -9,12 +9,20 @@ timeouts and resumption in seconds. The end-to-end test runs the real asv.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import os
+import socket
+import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from benchmark_runner.cores import allocate_cores
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = PROJECT_ROOT / "samples"
@@ -151,3 +159,78 @@ def benchmark_job():
         assets=defs.assets, jobs=[job], resources={"warehouse": WarehouseResource(database=str(db))}
     )
     return full.resolve_job_def("benchmark_job")
+
+
+# --- a Dask cluster of real processes (tests/test_cluster_runner.py, bench/cluster.py) -----------------
+
+DASK = str(Path(sys.executable).parent / "dask")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class DaskCluster:
+    address: str
+    scheduler: subprocess.Popen
+    workers: list[subprocess.Popen]
+    worker_dirs: list[Path]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def dask_cluster(folder: Path, n_workers: int = 2):
+    """`dask scheduler` + n `dask worker --nthreads 1 --no-nanny --resources slot=1` on 127.0.0.1, each
+    worker in its own folder (DATASMITH_WORKER_DIR) with its own core (DATASMITH_WORKER_CORES, the
+    process pinned to it too). No nanny, so a killed worker stays dead."""
+    from distributed import Client
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = open(folder / "scheduler.log", "w")  # noqa: SIM115
+    scheduler = subprocess.Popen(
+        [DASK, "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+        cwd=folder, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    workers, dirs = [], []
+    cores = allocate_cores(n_workers, 1)
+    try:
+        for i in range(n_workers):
+            home = folder / f"worker-{i}"
+            home.mkdir()
+            env = {
+                **os.environ,
+                "DATASMITH_WORKER_DIR": str(home / "slots"),
+                "DATASMITH_WORKER_CORES": ",".join(map(str, cores[i])),
+            }
+            worker = subprocess.Popen(
+                [DASK, "worker", address, "--name", f"w{i}", "--nthreads", "1", "--no-nanny",
+                 "--resources", "slot=1", "--host", "127.0.0.1", "--no-dashboard",
+                 "--local-directory", str(home / "dask")],
+                cwd=home, env=env, stdout=open(home / "worker.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            )  # fmt: skip
+            os.sched_setaffinity(worker.pid, cores[i])
+            workers.append(worker)
+            dirs.append(home / "slots")
+        deadline = time.monotonic() + 90
+        with Client(address, set_as_default=False, timeout="60s") as client:
+            while len(client.scheduler_info(n_workers=-1)["workers"]) < n_workers:
+                assert time.monotonic() < deadline, (folder / "scheduler.log").read_text()
+                time.sleep(0.2)
+        yield DaskCluster(address, scheduler, workers, dirs)
+    finally:
+        for process in [*workers, scheduler]:
+            _stop(process)
+        log.close()

@@ -1,0 +1,70 @@
+"""`datasmith materialize` as a user meets it (issue 13): a failed step is told by its cause in one line and
+exit 1, a selection of one asset of a multi-asset runs the multi-asset whole."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from conftest import fixture_path, materialize, read_rows
+
+from tests.github_server import FakeGitHub
+from tests.github_support import write_github_sources
+
+
+def test_a_results_path_that_does_not_exist_fails_with_its_cause_in_one_line(tmp_path, capfd):
+    missing = tmp_path / "moved-away"
+    sources = tmp_path / "sources.yml"
+    sources.write_text(
+        yaml.safe_dump(
+            {
+                "results": [
+                    {"name": "sympy-v1", "path": str(fixture_path("results", "sympy-v1"))},
+                    {"name": "gone", "path": str(missing)},
+                ]
+            }
+        )
+    )
+    db = tmp_path / "warehouse.duckdb"
+    assert materialize(sources, db, "--select", "key:raw/asv_result_files") == 1
+    err = capfd.readouterr().err
+    assert (
+        f"datasmith: raw_results_files [gone]: results path {missing} does not exist or is not a folder\n"
+        in err
+    )
+    assert (
+        "Traceback" not in err
+        and "Stack Trace" not in err
+        and "DagsterExecutionStepExecutionError" not in err
+    )
+    assert "1 of 2 runs failed" in err
+    assert len(err.splitlines()) < 15, err
+    # the source that could be read is loaded
+    assert read_rows(db, "select count(*) from raw.asv_result_files where source_name = 'sympy-v1'")[0][0] > 0
+
+    assert (
+        materialize(sources, db, "--select", "key:raw/asv_result_files", "--partition", "gone", "--verbose")
+        == 1
+    )
+    err = capfd.readouterr().err
+    assert "Stack Trace" in err and "discover_files" in err  # the traceback, on request
+    assert f"datasmith: raw_results_files [gone]: results path {missing} does not exist" in err
+
+
+@pytest.fixture
+def fake_github(monkeypatch):
+    monkeypatch.setenv("GH_TOKEN", "ghp_" + "x" * 36)
+    with FakeGitHub() as server:
+        yield server
+
+
+def test_selecting_one_asset_of_a_multi_asset_runs_the_multi_asset_whole(tmp_path, capfd, fake_github):
+    sources = write_github_sources(tmp_path, fake_github.url, ["gone/missing"], discover=False)
+    db = tmp_path / "warehouse.duckdb"
+    code = materialize(sources, db, "--select", "key:raw/github_discovery_responses")
+    err = capfd.readouterr().err
+    assert code == 0, err
+    assert "also running raw/github_candidates, raw/github_repo_facts" in err
+    assert "datasmith: 3 assets" in err
+    assert read_rows(db, "select repo_name, fact from raw.github_repo_facts") == [
+        ("gone/missing", "not_found")
+    ]
