@@ -307,7 +307,9 @@ def _detect_batch(
                 from detection.evidence import evidence_change_points
 
                 st = stats_of[i]
-                cps.extend(evidence_change_points(x, positions, st and [st[p] for p in positions], better, config))
+                cps.extend(
+                    evidence_change_points(x, positions, st and [st[p] for p in positions], better, config)
+                )
                 continue
             if method == "rbf":
                 segments = _rbf_segments(x, config)
