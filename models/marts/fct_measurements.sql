@@ -140,7 +140,7 @@ select
     m.file_sha256,
     m.file_loaded_at,
     greatest(m.file_loaded_at, m.index_loaded_at, sources.registered_at) as loaded_at,
-    cast(null as varchar)                                 as read_problem
+    m.problem                                             as read_problem
 from dashboard_measurements as m
 left join sources on sources.source_name = m.source_name
 ),
