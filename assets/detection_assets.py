@@ -1,5 +1,7 @@
 """The `breakpoints` asset: change-point detection over every series (plain Python in detection/)."""
 
+import os
+
 import dagster as dg
 from pydantic import Field
 
@@ -17,6 +19,10 @@ class DetectionSettings(dg.Config):
     magnitude_floor: float = 0.05
     significance_alpha: float = 0.05
     workers: int | None = None  # None: all cores
+    # Detection is incremental (only series whose points changed are re-detected, detection/store.py);
+    # True re-detects every series. The environment variable DATASMITH_DETECTION_FULL=1 does the
+    # same, for `datasmith materialize`.
+    full_refresh: bool = False
 
 
 @dg.multi_asset(
@@ -29,7 +35,8 @@ class DetectionSettings(dg.Config):
             kinds={"python", "duckdb"},
             description=(
                 "Every change point of every series, both directions, by ruptures (RBF kernel, jump=1) "
-                "and asv's step detection, with segment statistics, speed-up and significance."
+                "and asv's step detection, with segment statistics, speed-up and significance. "
+                "Incremental: only series whose points changed are re-detected (full_refresh: all)."
             ),
         ),
         dg.AssetSpec(
@@ -59,11 +66,21 @@ def detect_breakpoints(
 
     progress = progress_logger(context)
     with warehouse.get_connection() as con:
-        report = run_detection(con, settings, workers=config.workers, progress=progress)
+        report = run_detection(
+            con,
+            settings,
+            workers=config.workers,
+            progress=progress,
+            full=config.full_refresh or os.environ.get("DATASMITH_DETECTION_FULL", "") == "1",
+        )
     yield dg.MaterializeResult(
         asset_key="breakpoints",
         metadata={
             "series": report.series,
+            "series_detected": report.detected,
+            "series_kept": report.kept,
+            "series_dropped": report.dropped,
+            "full_run": report.full,
             **{f"change_points_{m}": n for m, n in report.change_points.items()},
             **{f"improvements_{m}": n for m, n in report.improvements.items()},
         },

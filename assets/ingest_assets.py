@@ -74,7 +74,7 @@ def build_results_ingest(sources: Sources) -> tuple[dg.AssetsDefinition, dg.Asse
 
         progress = progress_logger(context)
         with warehouse.get_connection() as con:
-            report = ingest_results_source(con, source, progress=progress)
+            report = ingest_results_source(con, source, progress=progress, sources_file=sources.file)
         progress(report.summary())
         for path, reason in report.quarantine_reasons:
             context.log.warning(f"quarantined {source.name}/{path}: {reason}")

@@ -35,7 +35,8 @@ from detection import asvfast
 from detection.rbf import default_penalty, rbf_breakpoints
 from detection.stats import mannwhitney_p, segment_summary
 
-METHODS = ("rbf", "asv")
+METHODS = ("rbf", "asv", "evidence")
+DEFAULT_METHODS = ("rbf", "asv")  # ``evidence`` (detection.evidence) is opt-in: see docs/detection.md
 LOWER_IS_BETTER = frozenset({"time", "peakmemory", "memory"})
 
 RBF_PENALTY_MULTIPLIER = 1.0
@@ -71,7 +72,7 @@ class DetectionConfig:
     default regression threshold (5%).
     """
 
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = DEFAULT_METHODS
     rbf_penalty: float | None = None  # None -> RBF_PENALTY_MULTIPLIER * ln(n)
     rbf_min_size: int = 2
     rbf_log: bool = True  # detect on log(values) when all values are positive
@@ -279,13 +280,17 @@ def _detect_batch(
 ) -> list[tuple[Any, list[ChangePoint], str | None]]:
     """Detection for several series; asv's step detection runs lock-stepped over the whole batch."""
     prepared = []
-    for key, values, benchmark_type, weights, benchmark in items:
+    stats_of = []
+    for key, values, benchmark_type, weights, benchmark, *point_stats in items:
         values = list(values)
         if weights is not None and len(weights) != len(values):
             raise ValueError(f"{key!r}: {len(weights)} weights for {len(values)} values")
         x, positions, w = _clean(values, weights)
         reason = _skip_reason(x, len(values), config)
         prepared.append((key, x, positions, w, reason, better_direction(benchmark_type, config, benchmark)))
+        stats_of.append(point_stats[0] if point_stats else None)  # per-point recorded stats, for `evidence`
+        if stats_of[-1] is not None and len(stats_of[-1]) != len(values):
+            raise ValueError(f"{key!r}: {len(stats_of[-1])} point stats for {len(values)} values")
     asv_steps = {}
     if "asv" in config.methods:
         todo = [i for i, p in enumerate(prepared) if p[4] is None]
@@ -298,6 +303,14 @@ def _detect_batch(
             continue
         cps: list[ChangePoint] = []
         for method in config.methods:
+            if method == "evidence":
+                from detection.evidence import evidence_change_points
+
+                st = stats_of[i]
+                cps.extend(
+                    evidence_change_points(x, positions, st and [st[p] for p in positions], better, config)
+                )
+                continue
             if method == "rbf":
                 segments = _rbf_segments(x, config)
             else:
@@ -313,15 +326,19 @@ def detect(
     config: DetectionConfig,
     weights: Sequence[float | None] | None = None,
     benchmark: str = "",
+    point_stats: Sequence | None = None,
 ) -> tuple[list[ChangePoint], str | None]:
     """Change points of one series (values in commit order, failed/skipped already removed).
 
     Returns ``(change_points, skip_reason)``: the change points of each configured method (in ``config.methods``
     order, each method's in series order), or ``([], reason)`` for a series that is too short, constant, or has no
     finite value. None/NaN/inf values are ignored (indices still refer to the series as given). Never raises on
-    such data. ``weights`` (aligned with ``values``) are used by the ``asv`` method only.
+    such data. ``weights`` (aligned with ``values``) are used by the ``asv`` method only; ``point_stats`` (aligned
+    with ``values``: per point None or a mapping with ``ci_99_a``, ``ci_99_b``, optionally ``samples``) by the
+    ``evidence`` method only.
     """
-    ((_, cps, reason),) = _detect_batch([(None, values, benchmark_type, weights, benchmark)], config)
+    item = (None, values, benchmark_type, weights, benchmark, point_stats)
+    ((_, cps, reason),) = _detect_batch([item], config)
     return cps, reason
 
 

@@ -107,14 +107,14 @@ def flat_windows(series, config, workers, rng, limit):
     return len(items), len(flat), len(by_series), chosen
 
 
-def score(results, positions, n_windows):
+def score(results, positions, n_windows, methods=METHODS):
     """{method: (qualifying cps, TP windows, exact windows)}."""
-    stats = {m: [0, 0, 0] for m in METHODS}
+    stats = {m: [0, 0, 0] for m in methods}
     for (wi, _), cps, why in results:
         if why is not None:
             continue
         p = positions[wi]
-        for m in METHODS:
+        for m in methods:
             qual = [
                 c
                 for c in cps

@@ -339,7 +339,23 @@ def check_document(kind: str, body: bytes) -> tuple[Any, str | None]:
         and isinstance(doc.get("revision_to_hash", doc.get("date_to_hash")), dict)
     ):
         return None, "index.json without 'benchmarks' and 'revision_to_hash' (or 'date_to_hash')"
+    if kind in ("series", "summary_series"):
+        # Every point must be [x, y] with a numeric x (the commit's revision or date): a point that is not
+        # cannot be tied to a commit. A y of the wrong type is judged per value in the models ('invalid').
+        for position, point in enumerate(doc):
+            if not (
+                isinstance(point, list)
+                and len(point) == 2
+                and isinstance(point[0], int | float)
+                and not isinstance(point[0], bool)
+            ):
+                return None, f"point {position} is {_point_text(point)}, not [x, y] with a numeric x"
     return doc, None
+
+
+def _point_text(point: Any) -> str:
+    text = json.dumps(point)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # --- crawling ------------------------------------------------------------------------------------

@@ -24,10 +24,15 @@ import duckdb
 import json5
 import pyarrow as pa
 
+from ingest.identifiers import COMMIT_HASH_CHARS
 from ingest.sources import ResultsSource
 
 # One transaction per batch: big enough to amortise the commit, small enough that a crash loses little.
 BATCH_BYTES = int(os.environ.get("DATASMITH_INGEST_BATCH_BYTES", 64 * 1024 * 1024))
+# The largest file read into memory, as the dashboards' 50 MiB response cap (ingest/http.py): a bigger
+# file is quarantined with the reason and without its bytes (a 150 MB result file took 1.7 GB RSS).
+DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILE_BYTES_ENV = "DATASMITH_RESULTS_MAX_FILE_BYTES"
 MAX_TREE_DEPTH = 4
 # Folders that never hold results but can be huge (asv's environments, a published site, VCS data).
 SKIPPED_DIRS = {".git", "env", "html", "node_modules", "__pycache__", "site-packages", ".tox", ".venv"}
@@ -66,7 +71,25 @@ class IngestReport:
 
 
 class ResultsSourceError(RuntimeError):
-    pass
+    """A results source that cannot be read at all (its folder is missing): the message is one line
+    naming the source, the path and the sources file that lists it."""
+
+    def __init__(
+        self,
+        message: str,
+        source_name: str | None = None,
+        path: Path | None = None,
+        sources_file: Path | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.source_name = source_name
+        self.path = path
+        self.sources_file = sources_file
+
+
+def max_file_bytes() -> int:
+    """The results file size cap in bytes: $DATASMITH_RESULTS_MAX_FILE_BYTES, else 50 MiB."""
+    return int(os.environ.get(MAX_FILE_BYTES_ENV, DEFAULT_MAX_FILE_BYTES))
 
 
 def discover_files(root: Path) -> list[SourceFile]:
@@ -123,12 +146,26 @@ def _known_versions(con: duckdb.DuckDBPyConnection, source_name: str) -> set[tup
 
 
 def ingest_results_source(
-    con: duckdb.DuckDBPyConnection, source: ResultsSource, progress: Progress | None = None
+    con: duckdb.DuckDBPyConnection,
+    source: ResultsSource,
+    progress: Progress | None = None,
+    sources_file: Path | None = None,
 ) -> IngestReport:
-    """Load every new or changed file of one results source; returns what happened."""
+    """Load every new or changed file of one results source; returns what happened.
+
+    Raises ResultsSourceError (one line: source, path, sources file) when the source's folder is missing."""
     say = progress or (lambda _msg: None)
     now = datetime.now(UTC).replace(tzinfo=None)
     report = IngestReport(source.name)
+    if not source.path.is_dir():
+        listed = f" (listed in {sources_file})" if sources_file else ""
+        what = "is not a folder" if source.path.exists() else "does not exist"
+        raise ResultsSourceError(
+            f"results source {source.name!r}: path {source.path} {what}{listed}",
+            source_name=source.name,
+            path=source.path,
+            sources_file=sources_file,
+        )
     files = discover_files(source.path)
     report.files_seen = len(files)
     known = _known_versions(con, source.name)
@@ -140,15 +177,14 @@ def ingest_results_source(
     # The setting is the database's, so it holds for the rest of `con`.
     con.execute("set checkpoint_threshold = '1GB'")
 
-    pending: list[tuple[SourceFile, bytes, str]] = []
+    pending: list[tuple[SourceFile, FileRead]] = []
     pending_bytes = 0
-    for done, (entry, data, problem) in enumerate(_read_all(source.path, files), start=1):
-        digest = hashlib.sha256(data).hexdigest()
-        if (entry.relative_path, digest) in known:
+    for done, (entry, read) in enumerate(_read_all(source.path, files, max_file_bytes()), start=1):
+        if (entry.relative_path, read.sha256) in known:
             report.files_unchanged += 1
         else:
-            pending.append((entry, data, digest, problem))
-            pending_bytes += len(data)
+            pending.append((entry, read))
+            pending_bytes += len(read.data or b"")
         if pending_bytes >= BATCH_BYTES:
             _load_batch(con, source.name, pending, now, report)
             pending, pending_bytes = [], 0
@@ -159,13 +195,51 @@ def ingest_results_source(
     return report
 
 
-def _read_all(root: Path, files: list[SourceFile]) -> Iterator[tuple[SourceFile, bytes, str | None]]:
+@dataclass(frozen=True)
+class FileRead:
+    """What was read of one file: its bytes, or None when they must not be (or could not be) read,
+    then with the problem that sends the file to the quarantine."""
+
+    data: bytes | None
+    sha256: str | None
+    size_bytes: int | None
+    problem: str | None = None
+
+
+def _read_all(root: Path, files: list[SourceFile], max_bytes: int) -> Iterator[tuple[SourceFile, FileRead]]:
+    real_root = root.resolve()
     for entry in files:
-        try:
-            yield entry, (root / entry.relative_path).read_bytes(), None
-        except OSError as exc:
-            # Vanished or unreadable between listing and reading: a quarantine row says so.
-            yield entry, b"", f"cannot read the file: {exc.strerror or exc}"
+        yield entry, _read_one(root / entry.relative_path, real_root, max_bytes)
+
+
+def _read_one(path: Path, real_root: Path, max_bytes: int) -> FileRead:
+    try:
+        # Symlinks are resolved and the file kept inside its source root: a link out of the folder is
+        # not read at all (its target's bytes would land in the warehouse); a link inside is fine.
+        real = path.resolve(strict=True)
+        if not real.is_relative_to(real_root):
+            return FileRead(None, None, None, f"a symlink to {real}, outside the source folder: not read")
+        with real.open("rb") as handle:
+            # At most one byte past the cap is read, even if the file grows after listing.
+            data = handle.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                # Hashed in chunks, never held in memory: the hash keeps the next run from re-quarantining it.
+                digest, size = hashlib.sha256(data), len(data)
+                del data
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+                reason = f"too large: {size} bytes exceeds the {max_bytes}-byte cap ({MAX_FILE_BYTES_ENV}): not loaded"
+                return FileRead(None, digest.hexdigest(), size, reason)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop on older Pythons
+        # Vanished or unreadable between listing and reading: a quarantine row says so.
+        return FileRead(
+            b"",
+            hashlib.sha256(b"").hexdigest(),
+            0,
+            f"cannot read the file: {getattr(exc, 'strerror', None) or exc}",
+        )
+    return FileRead(data, hashlib.sha256(data).hexdigest(), len(data))
 
 
 INCOMING_SCHEMA = pa.schema(
@@ -183,8 +257,11 @@ INCOMING_SCHEMA = pa.schema(
 
 # Why a file is unusable, decided by DuckDB's own JSON reader (which accepts asv's bare NaN tokens).
 # The document is parsed once into `doc` (the top-level fields asv files have), then checked.
-TOP_LEVEL = '{"commit_hash": "JSON", "version": "JSON", "result_columns": "JSON"}'
-PROBLEM_SQL = """
+TOP_LEVEL = (
+    '{"commit_hash": "JSON", "version": "JSON", "result_columns": "JSON", "date": "JSON", "env_name": "JSON", '
+    '"started_at": "JSON", "benchmark_version": "JSON"}'
+)
+PROBLEM_SQL = f"""
 case
   when problem is not null then problem
   when not json_valid(content) then 'not valid JSON (truncated or corrupt file)'
@@ -192,10 +269,26 @@ case
   when kind <> 'result' then null
   when json_type(content, '$.results') is distinct from 'OBJECT' then 'no "results" object: not an asv result file'
   when json_type(doc.commit_hash) is distinct from 'VARCHAR' then 'no "commit_hash": not an asv result file'
+  -- The identifier rule of ingest/identifiers.py, at the raw boundary: a hash git could take as an
+  -- option or a path never reaches the warehouse.
+  when not regexp_full_match(doc.commit_hash ->> '$', '{COMMIT_HASH_CHARS}')
+    then '"commit_hash" is not 4 to 64 hex digits'
   when coalesce(doc.version::varchar, '1') not in ('1', '2')
     then 'unsupported asv result schema version ' || doc.version::varchar
   when doc.version::varchar = '2' and json_type(doc.result_columns) is distinct from 'ARRAY'
     then 'schema version 2 without "result_columns"'
+  when doc.version::varchar = '2'
+       and not coalesce(list_bool_and(list_transform(json_type(doc.result_columns, '$[*]'), lambda t: t = 'VARCHAR')), true)
+    then '"result_columns" is not a list of names'
+  -- Fields the models read by type: a file that gives them another type is not asv's schema.
+  when coalesce(json_type(doc.date), 'NULL') not in ('NULL', 'BIGINT', 'UBIGINT', 'DOUBLE')
+    then '"date" is a JSON ' || lower(json_type(doc.date)) || ', not a number'
+  when coalesce(json_type(doc.env_name), 'NULL') not in ('NULL', 'VARCHAR')
+    then '"env_name" is a JSON ' || lower(json_type(doc.env_name)) || ', not a string'
+  when coalesce(json_type(doc.started_at), 'NULL') not in ('NULL', 'OBJECT')
+    then '"started_at" is a JSON ' || lower(json_type(doc.started_at)) || ', not an object'
+  when coalesce(json_type(doc.benchmark_version), 'NULL') not in ('NULL', 'OBJECT')
+    then '"benchmark_version" is a JSON ' || lower(json_type(doc.benchmark_version)) || ', not an object'
   -- The types of the rows, not the rows as JSON[]: transforming them copied every row's elements
   -- (about a third of the load's DuckDB time); the types are one parse.
   when doc.version::varchar = '2'
@@ -208,7 +301,7 @@ end
 def _load_batch(
     con: duckdb.DuckDBPyConnection,
     source_name: str,
-    batch: list[tuple[SourceFile, bytes, str, str | None]],
+    batch: list[tuple[SourceFile, FileRead]],
     now: datetime,
     report: IngestReport,
 ) -> None:
@@ -267,17 +360,20 @@ def _load_batch(
             report.quarantine_reasons.append((path, reason))
 
 
-def _incoming_row(entry: SourceFile, data: bytes, digest: str, problem: str | None) -> dict:
+def _incoming_row(entry: SourceFile, read: FileRead) -> dict:
     row = {
         "kind": entry.kind,
         "relative_path": entry.relative_path,
         "tree_path": entry.tree_path,
         "machine_dir": entry.machine_dir,
-        "sha256": digest,
-        "size_bytes": len(data),
+        "sha256": read.sha256,
+        "size_bytes": read.size_bytes,
         "content": None,
-        "problem": problem,
+        "problem": read.problem,
     }
+    data, problem = read.data, read.problem
+    if data is None:
+        return row  # not read: quarantined with its reason and no content
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

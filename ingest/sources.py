@@ -283,6 +283,11 @@ def _dashboard(file: Path, node: yaml.Node, seen: dict[str, int]) -> DashboardSo
     return DashboardSource(name=values["name"], url=url, repo=values.get("repo"))
 
 
+def _without_userinfo(url: str) -> str:
+    """The URL with any ``user:password@`` before the host replaced by ``***@``."""
+    return re.sub(r"^([^/]*//)[^/@]*@", r"\1***@", url)
+
+
 def _dashboard_location(file: Path, node: yaml.Node, url: str) -> str:
     """An http(s) URL (its scheme lower-cased), or an absolute local folder: a path, or a file:// URL
     (file:///abs/path or file://localhost/abs/path). Anything else that looks like a URL is a mistake."""
@@ -290,11 +295,12 @@ def _dashboard_location(file: Path, node: yaml.Node, url: str) -> str:
     if scheme is None:
         return str(_resolve_local(file, url))
     name = scheme.group(1).lower()
+    shown = _without_userinfo(url)  # what an error may quote: never a password
     if name not in DASHBOARD_SCHEMES:
         raise _fail(
             file,
             node,
-            f"dashboard url {url!r} has the scheme {scheme.group(1)!r}; "
+            f"dashboard url {shown!r} has the scheme {scheme.group(1)!r}; "
             "expected http://, https://, file:// or a local folder",
         )
     parts = urlsplit(url)
@@ -303,11 +309,11 @@ def _dashboard_location(file: Path, node: yaml.Node, url: str) -> str:
             raise _fail(
                 file,
                 node,
-                f"dashboard url {url!r}: a file:// URL must name an absolute local folder (file:///path)",
+                f"dashboard url {shown!r}: a file:// URL must name an absolute local folder (file:///path)",
             )
         return str(Path(unquote(parts.path)).resolve())
     if not url[len(scheme.group(0)) :].startswith("/") or not parts.hostname:
-        raise _fail(file, node, f"dashboard url {url!r} has no host; expected {name}://host/path")
+        raise _fail(file, node, f"dashboard url {shown!r} has no host; expected {name}://host/path")
     return name + url[len(scheme.group(1)) :]
 
 

@@ -599,3 +599,20 @@ def test_a_crawl_killed_mid_load_then_rerun_ends_identical_to_an_uninterrupted_r
     assert rerun.total_loaded + rerun.missing_recorded == full - partial
     for table in ("dashboard_files", "dashboard_missing"):
         assert rows(crashed, table) == rows(clean, table)
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b'[[1, 0.5], "x"]', 'point 1 is "x", not [x, y] with a numeric x'),
+        (b"[[1, 0.5], [2]]", "point 1 is [2], not [x, y] with a numeric x"),
+        (b'[["r1", 0.5]]', 'point 0 is ["r1", 0.5], not [x, y] with a numeric x'),
+        (b"[[true, 0.5]]", "point 0 is [true, 0.5], not [x, y] with a numeric x"),
+    ],
+)
+def test_a_series_point_that_names_no_commit_makes_the_file_unusable(body, reason):
+    """A y of the wrong type is judged per value by the models; a point without a numeric x has no commit."""
+    from ingest.dashboards import check_document
+
+    assert check_document("series", body) == (None, reason)
+    assert check_document("series", b'[[1, "x"], [2, [0.1, {}]], [3, NaN]]')[1] is None

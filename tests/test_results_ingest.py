@@ -192,3 +192,29 @@ def test_a_run_killed_mid_load_then_rerun_ends_identical_to_an_uninterrupted_run
     assert 0 < partial < len(clean), "the kill should land mid-load"
     assert report.total_loaded == len(clean) - partial
     assert crashed_then_rerun == clean
+
+
+def test_a_commit_hash_git_could_take_as_an_option_is_quarantined_at_the_raw_boundary(tmp_path):
+    """issue 13, case 1: `--output=<path>` as a result file's commit_hash never reaches the warehouse."""
+    source_dir = tmp_path / "sympy"
+    shutil.copytree(fixture_path("results", "sympy-v1"), source_dir)
+    real = next(p for p in (source_dir / "results").rglob("*.json") if p.name[8:9] == "-")
+    for prefix, commit in (
+        ("0000aaaa", f"--output={tmp_path}/pwned"),
+        ("0000bbbb", "abc"),
+        ("0000cccc", "A1B2" * 10),
+    ):
+        data = json.loads(real.read_text())
+        data["commit_hash"] = commit
+        real.with_name(prefix + real.name[8:]).write_text(json.dumps(data))
+    with connect_writer(tmp_path / "w.duckdb") as con:
+        ingest_results_source(con, ResultsSource("sympy-v1", source_dir))
+        reasons = dict(con.execute("select relative_path, reason from raw.results_quarantine").fetchall())
+        loaded = {p for (p,) in con.execute("select relative_path from raw.asv_result_files").fetchall()}
+    by_name = {Path(k).name[:8]: v for k, v in reasons.items()}
+    assert by_name == {
+        "0000aaaa": '"commit_hash" is not 4 to 64 hex digits',
+        "0000bbbb": '"commit_hash" is not 4 to 64 hex digits',
+    }
+    assert any(Path(p).name.startswith("0000cccc") for p in loaded)  # upper-case hex is a hash
+    assert not (tmp_path / "pwned").exists()

@@ -161,3 +161,12 @@ def test_a_dashboard_url_with_a_typo_in_its_scheme_stops_materialize_with_exit_2
                         "expected http://, https://, file:// or a local folder")  # fmt: skip
     assert len(err.splitlines()) == 1
     assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_a_bad_dashboard_url_is_quoted_without_its_password(tmp_path):
+    """A malformed URL's error names file and line but never the password written into it."""
+    file = write(tmp_path, "dashboards:\n  - name: a\n    url: htps://alice:s3cret-pw@host.example/site/\n")
+    with pytest.raises(SourcesError) as error:
+        load_sources(file)
+    assert "line 3" in str(error.value) and "htps://***@host.example/site/" in str(error.value)
+    assert "s3cret-pw" not in str(error.value)

@@ -87,6 +87,7 @@ select
     m.commit_date,
     m.value,
     m.status,
+    m.problem                                             as read_problem,
     m.unit,
     m.benchmark_type,
     m.ci_99_a,
@@ -138,11 +139,37 @@ select
     m.file_path,
     m.file_sha256,
     m.file_loaded_at,
-    greatest(m.file_loaded_at, m.index_loaded_at, sources.registered_at) as loaded_at
+    greatest(m.file_loaded_at, m.index_loaded_at, sources.registered_at) as loaded_at,
+    m.problem                                             as read_problem
 from dashboard_measurements as m
 left join sources on sources.source_name = m.source_name
+),
+
+unioned as (
+    select * from from_results
+    union all by name
+    select * from from_dashboards
+),
+
+-- One rule for both kinds: a value that detection and speed-ups must not use is 'invalid', with the
+-- reason. Unlabelled (params null: the vector did not fit the grid), infinite, or <= 0 for a time
+-- benchmark (an underflowed 0 or a negative time made infinite or negative speed-ups).
+judged as (
+    select
+        *,
+        case
+            when status = 'invalid' then read_problem
+            when params is null then 'the values do not fit the params grid: params unknown'
+            when status <> 'ok' then null
+            when isinf(value) then 'value is infinite'
+            when benchmark_type = 'time' and value <= 0 then 'a time of ' || value || ' s (not above 0)'
+        end as invalid_reason
+    from unioned
 )
 
-select * from from_results
-union all
-select * from from_dashboards
+select
+    * exclude (invalid_reason, read_problem)
+        replace (case when invalid_reason is not null then 'invalid' else status end as status),
+    -- Why the row is 'invalid', else what in its file could not be read (null when nothing).
+    coalesce(invalid_reason, read_problem) as problem
+from judged

@@ -14,14 +14,24 @@ points as (
 
 expanded as (
     select
-        * exclude (y, y_values),
+        * exclude (y, y_values, y_json),
         unnest(range(len(y_values)))  as param_index,
         unnest(y_values)              as value,
+        unnest(y_json)                as y_value,
         len(y_values)                 as n_values
     from (
         select
             *,
-            case when json_type(y) = 'ARRAY' then cast(y as double[]) else [cast(y as double)] end as y_values
+            -- y read by JSON type: a value that is not a number is null here and 'invalid' with the
+            -- reason below, never a cast error that stops the model for every source.
+            case
+                when json_type(y) = 'ARRAY' then {{ json_list_numbers('cast(y as json[])') }}
+                else [{{ json_number('y', 'double') }}]
+            end as y_values,
+            case
+                when json_type(y) = 'ARRAY' then cast(y as json[])
+                else [y]
+            end as y_json
         from points
     )
 )
@@ -42,7 +52,16 @@ select
     commits.revision,
     commits.commit_date,
     expanded.value,
-    case when expanded.value is null then 'failed' when isnan(expanded.value) then 'skipped' else 'ok' end as status,
+    case
+        when {{ json_not_number('expanded.y_value') }} then 'invalid'
+        when expanded.value is null then 'failed'
+        when isnan(expanded.value) then 'skipped'
+        else 'ok'
+    end as status,
+    case
+        when {{ json_not_number('expanded.y_value') }}
+            then 'series value is a JSON ' || lower(json_type(expanded.y_value)) || ', not a number'
+    end as problem,
     benchmarks.benchmark_type,
     benchmarks.unit,
     benchmarks.benchmark_version,

@@ -4,6 +4,11 @@
 -- either set's detection found; a series is matched across sets on benchmark, params and the
 -- environment's Python version (`env_key`): tools and pinned requirements differ between machines
 -- and between a dashboard (no tool recorded) and raw results.
+--
+-- Shape: each of the four point lookups joins on one key column of its own (a row value of the
+-- series columns and the commit). Written as four multi-column joins sharing the range's series
+-- columns, DuckDB's join order optimizer may join two lookups to each other on the series columns
+-- alone (every commit of a series against every other: sum(points per series)^2 rows, issue 14).
 with set_pairs as (
     select * from {{ ref('int_replication__set_pairs') }}
 ),
@@ -16,8 +21,10 @@ series as (
 ),
 
 points as (
-    select series.source_name, series.machine, series.benchmark, series.params, series.env_key,
-           points.commit_hash, points.value
+    select
+        (series.source_name, series.machine, series.benchmark, series.params, series.env_key,
+         points.commit_hash) as point_key,
+        points.value
     from {{ ref('int_series__points') }} as points
     join series using (series_id)
 ),
@@ -62,16 +69,16 @@ select
     improvement_b.commit_after is not null    as improvement_b
 from ranges
 join points as a_before
-    on (a_before.source_name, a_before.machine, a_before.benchmark, a_before.params, a_before.env_key, a_before.commit_hash)
+    on a_before.point_key
      = (ranges.a_source, ranges.a_machine, ranges.benchmark, ranges.params, ranges.env_key, ranges.commit_before)
 join points as a_after
-    on (a_after.source_name, a_after.machine, a_after.benchmark, a_after.params, a_after.env_key, a_after.commit_hash)
+    on a_after.point_key
      = (ranges.a_source, ranges.a_machine, ranges.benchmark, ranges.params, ranges.env_key, ranges.commit_after)
 join points as b_before
-    on (b_before.source_name, b_before.machine, b_before.benchmark, b_before.params, b_before.env_key, b_before.commit_hash)
+    on b_before.point_key
      = (ranges.b_source, ranges.b_machine, ranges.benchmark, ranges.params, ranges.env_key, ranges.commit_before)
 join points as b_after
-    on (b_after.source_name, b_after.machine, b_after.benchmark, b_after.params, b_after.env_key, b_after.commit_hash)
+    on b_after.point_key
      = (ranges.b_source, ranges.b_machine, ranges.benchmark, ranges.params, ranges.env_key, ranges.commit_after)
 left join improvements as improvement_a
     on (improvement_a.source_name, improvement_a.machine, improvement_a.method, improvement_a.benchmark,

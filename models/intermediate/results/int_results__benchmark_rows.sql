@@ -3,8 +3,16 @@
 --   v2: each benchmark is a positional list named by the file's `result_columns`, trailing nulls cut.
 --   v1: a plain number or null, {"result": [...], "stats": [...]}, or {"params": [...], "result": [...]}
 --       (asv's own Results.update_to_2 maps these the same way).
+-- Every number is read by its JSON type (macros/asv_json.sql): a field of the wrong type becomes null
+-- and is named in `row_problem`, a result value of the wrong type is flagged per value, and no value
+-- can fail the model. Schema-1 per-benchmark dicts are read as maps by key, never through a JSON path
+-- built from the benchmark's name (a name with `"` broke that).
 with files as (
-    select * from {{ ref('stg_results__result_files') }}
+    select
+        * exclude (started_at_by_benchmark, version_by_benchmark),
+        json_transform(started_at_by_benchmark, '"MAP(VARCHAR, JSON)"') as started_at_map,
+        json_transform(version_by_benchmark, '"MAP(VARCHAR, JSON)"')    as version_map
+    from {{ ref('stg_results__result_files') }}
 ),
 
 -- Unnesting in the select list: a lateral join over the same map is an order of magnitude slower.
@@ -29,57 +37,81 @@ v2 as (
     where schema_version = 2
 ),
 
+-- The fields of both schemas as JSON, before any typing.
 v2_rows as (
     select
-        * exclude (cols, result_columns),
+        * exclude (cols, result_columns, started_at_map, version_map),
         cols[list_position(result_columns, 'result')]         as result_json,
         cols[list_position(result_columns, 'params')]         as params_json,
         cols[list_position(result_columns, 'version')] ->> '$' as row_version,
-        cast(cols[list_position(result_columns, 'started_at')] as bigint) as started_at_ms,
-        cast(cols[list_position(result_columns, 'duration')] as double)   as duration_s,
-        cast(cols[list_position(result_columns, 'stats_ci_99_a')] as double[]) as ci_99_a,
-        cast(cols[list_position(result_columns, 'stats_ci_99_b')] as double[]) as ci_99_b,
-        cast(cols[list_position(result_columns, 'stats_q_25')] as double[])    as q_25,
-        cast(cols[list_position(result_columns, 'stats_q_75')] as double[])    as q_75,
-        cast(cols[list_position(result_columns, 'stats_number')] as double[])  as stats_number,
-        cast(cols[list_position(result_columns, 'stats_repeat')] as double[])  as stats_repeat,
-        cast(cols[list_position(result_columns, 'samples')] as json[])         as samples
+        cols[list_position(result_columns, 'started_at')]     as started_at_json,
+        cols[list_position(result_columns, 'duration')]       as duration_json,
+        cols[list_position(result_columns, 'stats_ci_99_a')]  as ci_99_a_json,
+        cols[list_position(result_columns, 'stats_ci_99_b')]  as ci_99_b_json,
+        cols[list_position(result_columns, 'stats_q_25')]     as q_25_json,
+        cols[list_position(result_columns, 'stats_q_75')]     as q_75_json,
+        cols[list_position(result_columns, 'stats_number')]   as stats_number_json,
+        cols[list_position(result_columns, 'stats_repeat')]   as stats_repeat_json,
+        cols[list_position(result_columns, 'samples')]        as samples_json
     from v2
 ),
 
 v1_rows as (
     select
-        * exclude (entry, result_columns),
+        * exclude (entry, result_columns, started_at_map, version_map),
         case when json_type(entry) = 'OBJECT' then entry -> '$.result' else entry end as result_json,
         case when json_type(entry) = 'OBJECT' then entry -> '$.params' end        as params_json,
-        json_extract_string(version_by_benchmark, '$."' || benchmark || '"')                             as row_version,
-        cast(json_extract_string(started_at_by_benchmark, '$."' || benchmark || '"') as bigint)          as started_at_ms,
-        cast(null as double)                                                       as duration_s,
+        version_map[benchmark] ->> '$'                                             as row_version,
+        started_at_map[benchmark]                                                  as started_at_json,
+        cast(null as json)                                                         as duration_json,
         -- v1 stats: a list of {"ci_99": [a, b], "q_25": ..., ...} (or one such dict), one per combination.
-        case when json_type(entry -> '$.stats') = 'OBJECT'
-             then [entry -> '$.stats'] else cast(entry -> '$.stats' as json[]) end as v1_stats,
-        cast(entry -> '$.samples' as json[])                                       as samples
+        case when json_type(entry -> '$.stats') = 'OBJECT' then to_json([entry -> '$.stats'])
+             else entry -> '$.stats' end                                           as v1_stats,
+        entry -> '$.samples'                                                       as samples_json
     from entries
     where schema_version = 1
 ),
 
 v1_shaped as (
     select
-        * exclude (v1_stats, samples),
-        list_transform(v1_stats, lambda s: cast(s -> '$.ci_99[0]' as double)) as ci_99_a,
-        list_transform(v1_stats, lambda s: cast(s -> '$.ci_99[1]' as double)) as ci_99_b,
-        list_transform(v1_stats, lambda s: cast(s -> '$.q_25' as double))     as q_25,
-        list_transform(v1_stats, lambda s: cast(s -> '$.q_75' as double))     as q_75,
-        list_transform(v1_stats, lambda s: cast(s -> '$.number' as double))   as stats_number,
-        list_transform(v1_stats, lambda s: cast(s -> '$.repeat' as double))   as stats_repeat,
-        samples
-    from v1_rows
+        * exclude (v1_stats, stats),
+        to_json(list_transform(stats, lambda s: s -> '$.ci_99[0]')) as ci_99_a_json,
+        to_json(list_transform(stats, lambda s: s -> '$.ci_99[1]')) as ci_99_b_json,
+        to_json(list_transform(stats, lambda s: s -> '$.q_25'))     as q_25_json,
+        to_json(list_transform(stats, lambda s: s -> '$.q_75'))     as q_75_json,
+        to_json(list_transform(stats, lambda s: s -> '$.number'))   as stats_number_json,
+        to_json(list_transform(stats, lambda s: s -> '$.repeat'))   as stats_repeat_json,
+        -- stats of another shape are flagged (below) rather than read
+        coalesce(json_type(v1_stats) not in ('ARRAY', 'OBJECT', 'NULL'), false) as stats_not_list
+    from (
+        select
+            *,
+            case when json_type(v1_stats) = 'ARRAY'
+                 then list_transform(cast(v1_stats as json[]), lambda s: case when json_type(s) = 'OBJECT' then s end)
+            end as stats
+        from v1_rows
+    )
 ),
 
 unioned as (
-    select * from v2_rows
+    select *, false as stats_not_list from v2_rows
     union all by name
     select * from v1_shaped
+),
+
+-- Per-combination lists and their JSON element types, each parsed once.
+listed as (
+    select
+        *,
+        json_type(result_json)                                                  as result_type,
+        case when json_type(result_json) = 'ARRAY' then json_type(result_json, '$[*]') end as result_types,
+        {% for name in ['ci_99_a', 'ci_99_b', 'q_25', 'q_75', 'stats_number', 'stats_repeat'] %}
+        case when json_type({{ name }}_json) = 'ARRAY' then cast({{ name }}_json as json[]) end as {{ name }}_list,
+        {% endfor %}
+        case when json_type(params_json) = 'ARRAY'
+             then coalesce(list_bool_and(list_transform(json_type(params_json, '$[*]'), lambda t: t = 'ARRAY')), true)
+        end                                                                    as params_is_grid
+    from unioned
 )
 
 select
@@ -95,20 +127,50 @@ select
     python,
     schema_version,
     benchmark,
-    -- A whole row of null means the benchmark failed (or did not run) for every combination.
+    -- A whole row of null means the benchmark failed (or did not run) for every combination. An element
+    -- that is not a JSON number is null here; its type is in result_types.
     case
-        when json_type(result_json) = 'ARRAY' then cast(result_json as double[])
-        when json_type(result_json) in ('DOUBLE', 'BIGINT', 'UBIGINT') then [cast(result_json as double)]
+        when result_type = 'ARRAY' then list_transform(
+            list_zip(try_cast(result_json as double[]), result_types),
+            lambda p: case when p[2] in {{ json_number_types() }} then p[1] end
+        )
+        when result_type in {{ json_number_types() }} then [cast(result_json as double)]
     end                                                       as result_values,
-    coalesce(cast(params_json as varchar[][]), [])            as param_values,
+    case
+        when result_type = 'ARRAY' then result_types
+        when result_type in {{ json_number_types() }} then [result_type]
+    end                                                       as result_types,
+    case when coalesce(result_type, 'NULL') not in ('ARRAY', 'NULL', 'BIGINT', 'UBIGINT', 'DOUBLE')
+         then 'result is a JSON ' || lower(result_type) || ', not a number or a list'
+    end                                                       as result_problem,
+    -- null (not []) when "params" is there but is not a list of lists: the grid is unknown.
+    case
+        when coalesce(json_type(params_json), 'NULL') = 'NULL' then []
+        when params_is_grid then cast(params_json as varchar[][])
+    end                                                       as param_values,
     row_version                                               as benchmark_version,
-    case when started_at_ms is not null then make_timestamp(started_at_ms * 1000) end as started_at,
-    duration_s,
-    ci_99_a,
-    ci_99_b,
-    q_25,
-    q_75,
-    stats_number,
-    stats_repeat,
-    samples
-from unioned
+    try(make_timestamp({{ json_number('started_at_json', 'bigint') }} * 1000)) as started_at,
+    {{ json_number('duration_json', 'double') }}              as duration_s,
+    {% for name in ['ci_99_a', 'ci_99_b', 'q_25', 'q_75', 'stats_number', 'stats_repeat'] %}
+    {{ json_list_numbers(name ~ '_list') }}                   as {{ name }},
+    {% endfor %}
+    case when json_type(samples_json) = 'ARRAY' then cast(samples_json as json[]) end as samples,
+    -- What in the row could not be read (left null above), e.g. 'started_at is not a number'.
+    nullif(concat_ws('; ',
+        case when coalesce(json_type(params_json), 'NULL') <> 'NULL' and not coalesce(params_is_grid, false)
+             then 'params is not a list of lists' end,
+        case when {{ json_not_number('started_at_json') }} then 'started_at is not a number' end,
+        case when try(make_timestamp({{ json_number('started_at_json', 'bigint') }} * 1000)) is null
+                  and json_type(started_at_json) in {{ json_number_types() }}
+             then 'started_at is out of range' end,
+        case when {{ json_not_number('duration_json') }} then 'duration is not a number' end,
+        case when stats_not_list then 'stats is not a list' end,
+        {% for name in ['ci_99_a', 'ci_99_b', 'q_25', 'q_75', 'stats_number', 'stats_repeat'] %}
+        case when coalesce(json_type({{ name }}_json), 'NULL') not in ('ARRAY', 'NULL')
+                  or {{ json_list_not_numbers(name ~ '_list') }}
+             then '{{ name }} is not a list of numbers' end,
+        {% endfor %}
+        case when coalesce(json_type(samples_json), 'NULL') not in ('ARRAY', 'NULL')
+             then 'samples is not a list' end
+    ), '')                                                    as row_problem
+from listed

@@ -2,6 +2,10 @@
 -- environment x benchmark x parameter combination. Failed and skipped points are left out here
 -- (dim_series counts them). Order is the revision where the source knows it (dashboards), else the
 -- commit date; a commit measured by several result files of one series keeps its median.
+--
+-- A table, not a view: detection, fct_change_points and the replication pairs all read it, and a
+-- view would recompute the median and the window over every measurement for each of them.
+{{ config(materialized='table') }}
 with measurements as (
     select *
     from {{ ref('fct_measurements') }}

@@ -27,10 +27,11 @@ select
     benchmark,
     description ->> '$.type'                                      as benchmark_type,
     description ->> '$.unit'                                      as unit,
-    coalesce(cast(description -> '$.param_names' as varchar[]), []) as param_names,
-    coalesce(cast(description -> '$.params' as varchar[][]), [])  as param_grid,
+    -- try_cast: a benchmarks.json field of another type is left empty or null, not a model failure.
+    coalesce(try_cast(description -> '$.param_names' as varchar[]), []) as param_names,
+    coalesce(try_cast(description -> '$.params' as varchar[][]), [])  as param_grid,
     description ->> '$.version'                                   as benchmark_version,
-    cast(description ->> '$.timeout' as double)                   as timeout_s,
+    {{ json_number("description -> '$.timeout'", 'double') }}     as timeout_s,
     description ->> '$.pretty_name'                               as pretty_name,
     description ->> '$.code'                                      as code
 from entries

@@ -44,7 +44,7 @@ select
         doc.env_name,
         nullif(regexp_extract(relative_path, '/[0-9a-fA-F]+-([^/]+)\.json$', 1), '')
     )                                                  as env_name,
-    make_timestamp(doc.date * 1000)                    as commit_date,
+    try(make_timestamp(doc.date * 1000))               as commit_date,  -- null, not an overflow error
     doc.python                                         as python,
     coalesce(doc.version, 1)                           as schema_version,
     doc.result_columns                                 as result_columns,
