@@ -102,9 +102,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     # Our own progress lines only; the libraries' INFO logs (alembic, dagster) stay quiet.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("  %(message)s"))
+    # One handler, writing to whatever sys.stderr is when a line is logged: a second main() in the same
+    # process (tests, the Python API) neither doubles the lines nor writes to a stream closed since.
     progress = logging.getLogger("datasmith")
+    for old in [h for h in progress.handlers if isinstance(h, _CurrentStderr)]:
+        progress.removeHandler(old)
+    handler = _CurrentStderr()
+    handler.setFormatter(logging.Formatter("  %(message)s"))
     progress.addHandler(handler)
     progress.setLevel(logging.INFO)
     progress.propagate = False
@@ -120,6 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     except (SourcesError, FileNotFoundError) as exc:
         print(f"datasmith: {exc}", file=sys.stderr)
         return 2
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """A StreamHandler on sys.stderr as it is at each line, not as it was when the handler was made."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
 
 
 def materialize(
