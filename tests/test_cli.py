@@ -28,8 +28,8 @@ def test_a_results_path_that_does_not_exist_fails_with_its_cause_in_one_line(tmp
     assert materialize(sources, db, "--select", "key:raw/asv_result_files") == 1
     err = capfd.readouterr().err
     assert (
-        f"datasmith: raw_results_files [gone]: results source 'gone': path {missing} does not exist "
-        f"(listed in {sources})\n" in err
+        f"datasmith: raw_results_files [gone]: results source 'gone': path {missing} does not exist"
+        f" (listed in {sources})\n" in err
     )
     assert (
         "Traceback" not in err

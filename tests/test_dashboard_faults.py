@@ -309,12 +309,12 @@ def test_materialize_fails_the_unreadable_partitions_in_one_line_and_runs_the_ot
     assert materialize(sources, db, "--select", "key:raw/dashboard_files") == 1
     err = capfd.readouterr().err
     assert (
-        f"raw_dashboard_files: dagster._core.definitions.events.Failure: dashboard 'moved' could not be read "
+        f"datasmith: raw_dashboard_files [moved]: dashboard 'moved' could not be read "
         f"from {moved}: the folder {moved} does not exist\n"
     ) in err
     assert (
-        f"raw_dashboard_files: dagster._core.definitions.events.Failure: dashboard 'gone' could not be read from http://127.0.0.1:{port}/bench/: index.json: robots.txt unreachable"
-        in err
+        f"datasmith: raw_dashboard_files [gone]: dashboard 'gone' could not be read from "
+        f"http://127.0.0.1:{port}/bench/: index.json: robots.txt unreachable" in err
     )
     assert "datasmith: 2 of 3 runs failed" in err
     assert read_rows(db, "select count(*) from raw.dashboard_files where source_name = 'dask'") == [(43,)]
