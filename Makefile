@@ -5,14 +5,18 @@ RUN := $(UV) run --frozen
 export DATASMITH_FIXTURES ?= $(abspath ../shared/fixtures)
 DEMO_SOURCES := samples/sources.yml
 DEMO_DB := artifacts/warehouse.duckdb
+# The Dagster instance of make demo, datasmith materialize (beside the warehouse) and make dev.
+DAGSTER_HOME_DIR := $(abspath artifacts/dagster_home)
+DAGSTER_PORT ?= 3000
+DOCS_PORT ?= 8080
 
 .PHONY: help bootstrap manifest demo test lint dev docs bench sample clean
 
 help:
 	@echo "make demo    build $(DEMO_DB) from the bundled sample and say what is in it"
 	@echo "make test    run the whole test suite (what CI runs)"
-	@echo "make dev     dagster dev on the demo warehouse (http://127.0.0.1:3000)"
-	@echo "make docs    dbt docs generate + serve (http://127.0.0.1:8080)"
+	@echo "make dev     dagster dev on the demo warehouse and its runs (http://127.0.0.1:$(DAGSTER_PORT), DAGSTER_PORT=...)"
+	@echo "make docs    dbt docs generate + serve (http://127.0.0.1:$(DOCS_PORT), DOCS_PORT=...)"
 	@echo "make bench   throughput benchmarks against their baselines"
 	@echo "make sample  regenerate the bundled sample with real asv runs"
 
@@ -25,7 +29,7 @@ manifest: bootstrap
 
 demo: manifest
 	@$(RUN) python samples/generate.py --clone-for-db $(DEMO_DB)
-	$(RUN) datasmith materialize --sources $(DEMO_SOURCES) --db $(DEMO_DB)
+	$(RUN) datasmith materialize --sources $(DEMO_SOURCES) --db $(DEMO_DB) --dagster-home $(DAGSTER_HOME_DIR)
 	@$(RUN) python -m ingest.summary --db $(DEMO_DB)
 	$(RUN) datasmith score --db $(DEMO_DB)
 	@echo "reports: artifacts/reports/   dataset: artifacts/dataset/ (tasks.parquet, tasks.jsonl, README.md)"
@@ -39,12 +43,12 @@ lint: bootstrap
 	$(RUN) ruff format --check .
 
 dev: manifest
-	@mkdir -p artifacts/dagster_home && cp deploy/local/dagster.yaml artifacts/dagster_home/dagster.yaml
-	DAGSTER_HOME=$(abspath artifacts/dagster_home) DATASMITH_SOURCES=$(DEMO_SOURCES) DATASMITH_DB=$(DEMO_DB) $(RUN) dagster dev
+	@mkdir -p $(DAGSTER_HOME_DIR) && cp deploy/local/dagster.yaml $(DAGSTER_HOME_DIR)/dagster.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME_DIR) DATASMITH_SOURCES=$(DEMO_SOURCES) DATASMITH_DB=$(DEMO_DB) $(RUN) dagster dev --port $(DAGSTER_PORT)
 
 docs: manifest
 	DATASMITH_DB=$(abspath $(DEMO_DB)) $(RUN) dbt docs generate --profiles-dir . --target-path target
-	DATASMITH_DB=$(abspath $(DEMO_DB)) $(RUN) dbt docs serve --profiles-dir . --port 8080
+	DATASMITH_DB=$(abspath $(DEMO_DB)) $(RUN) dbt docs serve --profiles-dir . --port $(DOCS_PORT)
 
 bench: manifest
 	$(RUN) python bench/run.py

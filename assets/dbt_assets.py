@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from assets.dbt_project import dbt_project
+from assets.dbt_project import dbt_project, keep_partial_parse
 from assets.resources import WarehouseResource
 from ingest.sources import load_sources
 from ingest.warehouse import writer_lock
@@ -61,4 +61,43 @@ def warehouse_dbt_models(
     os.environ["DATASMITH_DB"] = warehouse.database
     dbt_vars = load_sources().dbt_vars()  # the sources file's replication settings
     with writer_lock(warehouse.database):
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+        # dagster-dbt's fetch_row_counts() queries through dbt's adapter while dbt still runs, which
+        # opens the DuckDB file in this process and makes dbt's next model fail on the file lock; so
+        # the events are collected until dbt has exited, then each model's gets its table's row count
+        # and column schema, read here under the writer lock we still hold.
+        events = list(invocation.stream())
+        yield from with_table_metadata(events, invocation.manifest, warehouse.database)
+    keep_partial_parse(invocation.target_path)
+
+
+def with_table_metadata(events: list, manifest: Mapping[str, Any], database: str) -> list:
+    """Each model Output with `dagster/row_count` and `dagster/column_schema` from the warehouse."""
+    import duckdb
+
+    outputs = [e for e in events if isinstance(e, dg.Output) and "unique_id" in (e.metadata or {})]
+    if not outputs:
+        return events
+    con = duckdb.connect(database, read_only=True)
+    try:
+        tables = {}
+        for event in outputs:
+            props = manifest["nodes"].get(event.metadata["unique_id"].value, {})
+            schema, name = props.get("schema"), props.get("alias") or props.get("name")
+            columns = con.execute(
+                "select column_name, data_type from information_schema.columns"
+                " where table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, name],
+            ).fetchall()
+            if not columns:  # ephemeral, or not built
+                continue
+            rows = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+            tables[id(event)] = {
+                "dagster/row_count": dg.MetadataValue.int(rows),
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[dg.TableColumn(name=c, type=t) for c, t in columns]
+                ),
+            }
+    finally:
+        con.close()
+    return [e.with_metadata({**e.metadata, **tables[id(e)]}) if id(e) in tables else e for e in events]

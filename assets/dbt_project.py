@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import os
+import shutil
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -44,3 +46,23 @@ def ensure_manifest() -> Path:
             if not result.success:
                 raise RuntimeError(f"dbt parse failed: {result.exception or 'see the dbt log above'}")
     return Path(dbt_project.manifest_path)
+
+
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def keep_partial_parse(invocation_target: Path) -> None:
+    """Make a dbt invocation's parse state the one the next invocation starts from. dagster-dbt runs
+    each `dbt build` in its own target folder, seeded with target/partial_parse.msgpack; dbt re-parses
+    the whole project when that state was made with other vars or another warehouse path (the profile),
+    which `make manifest`'s parse always was. Copying the state back after each build means a run parses
+    once, and its later builds (same vars, same warehouse) parse only what changed. The copy is atomic,
+    so a concurrent run reads one state or the other, never half of one."""
+    state = Path(invocation_target) / PARTIAL_PARSE
+    if not state.exists():
+        return
+    target = PROJECT_ROOT / "target"
+    target.mkdir(exist_ok=True)
+    partial = target / f".{PARTIAL_PARSE}.{os.getpid()}"
+    shutil.copyfile(state, partial)
+    os.replace(partial, target / PARTIAL_PARSE)

@@ -1,9 +1,14 @@
 """`datasmith`: headless runs of the asset graph.
 
     datasmith materialize [--select SELECTION] [--sources FILE] [--db PATH] [--partition NAME ...]
+                          [--dagster-home DIR] [--verbose]
     datasmith score ...   (see `datasmith score --help`)
 
-materialises in-process (no Dagster daemon or webserver needed), prints progress, and exits
+materialises in-process (no Dagster daemon or webserver needed) on a persistent Dagster instance, the
+one `make dev` opens (--dagster-home, else $DAGSTER_HOME, else `dagster_home/` beside the warehouse), so
+its runs, materialisations and check results show in the UI. It prints one progress line per step and a
+summary; dbt's own log goes to `logs/dbt.log` beside the warehouse (its end is printed when a step
+fails; --verbose prints it as it comes). It exits
 non-zero when any asset or check fails: 1, with each failure's cause in one line
 (`datasmith: <step>: <cause>`; --verbose adds Dagster's tracebacks), 2 for a usage error, and
 128 + the signal's number (143, 130) when SIGTERM or SIGINT stopped it: a signal ends the run.
@@ -22,14 +27,47 @@ from pathlib import Path
 
 from ingest.sources import SourcesError, db_path_from_env, load_sources, sources_file_from_env
 
+# Selections shown in `datasmith materialize --help`; tests/test_cli.py resolves each against the real
+# Definitions, so every example here works.
+SELECTION_EXAMPLES = (
+    ("key:raw/source_registry", "only the sources registry"),
+    ("key:raw/asv_result_files", "the results ingest (its five raw/* tables run together)"),
+    ("+key:fct_measurements", "fct_measurements and everything upstream of it"),
+    ("key:fct_measurements+", "fct_measurements and everything downstream of it"),
+    ("group:marts", "the dbt marts (upstream models must already exist)"),
+    ("kind:dbt", "every dbt model"),
+)
+
+
+def _epilog() -> str:
+    width = max(len(s) for s, _ in SELECTION_EXAMPLES)
+    lines = [
+        f"  datasmith materialize --select '{s}'{' ' * (width - len(s))}  {what}"
+        for s, what in SELECTION_EXAMPLES
+    ]
+    return "selection examples:\n" + "\n".join(lines)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("datasmith")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="datasmith", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"datasmith {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("materialize", help="materialise assets into the warehouse")
-    run.add_argument(
-        "--select", help="Dagster asset selection, e.g. 'raw_results_files' or '*fct_measurements'"
+    run = commands.add_parser(
+        "materialize",
+        help="materialise assets into the warehouse",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    run.add_argument("--select", help="Dagster asset selection (examples below; default: every asset)")
     run.add_argument("--sources", type=Path, help="sources file (default: $DATASMITH_SOURCES or sources.yml)")
     run.add_argument(
         "--db", type=Path, help="warehouse file (default: $DATASMITH_DB or artifacts/warehouse.duckdb)"
@@ -38,7 +76,14 @@ def main(argv: list[str] | None = None) -> int:
         "--partition", action="append", help="only these partitions (source names) of partitioned assets"
     )
     run.add_argument(
-        "--verbose", action="store_true", help="also print Dagster's errors with their tracebacks"
+        "--dagster-home",
+        type=Path,
+        help="Dagster instance folder (default: $DAGSTER_HOME, else dagster_home/ beside the warehouse)",
+    )
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print dbt's log as it runs and Dagster's errors with their tracebacks",
     )
     score = commands.add_parser(
         "score", help="an optimizer's speed-ups against the human's (see datasmith.score)"
@@ -57,17 +102,40 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     # Our own progress lines only; the libraries' INFO logs (alembic, dagster) stay quiet.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("  %(message)s"))
+    # One handler, writing to whatever sys.stderr is when a line is logged: a second main() in the same
+    # process (tests, the Python API) neither doubles the lines nor writes to a stream closed since.
     progress = logging.getLogger("datasmith")
+    for old in [h for h in progress.handlers if isinstance(h, _CurrentStderr)]:
+        progress.removeHandler(old)
+    handler = _CurrentStderr()
+    handler.setFormatter(logging.Formatter("  %(message)s"))
     progress.addHandler(handler)
     progress.setLevel(logging.INFO)
     progress.propagate = False
     try:
-        return materialize(args.select, args.sources, args.db, args.partition, verbose=args.verbose)
+        return materialize(
+            args.select,
+            args.sources,
+            args.db,
+            args.partition,
+            verbose=args.verbose,
+            dagster_home=args.dagster_home,
+        )
     except (SourcesError, FileNotFoundError) as exc:
         print(f"datasmith: {exc}", file=sys.stderr)
         return 2
+
+
+class _CurrentStderr(logging.StreamHandler):
+    """A StreamHandler on sys.stderr as it is at each line, not as it was when the handler was made."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
 
 
 def materialize(
@@ -76,6 +144,7 @@ def materialize(
     db_path: Path | None,
     partitions: list[str] | None = None,
     verbose: bool = False,
+    dagster_home: Path | None = None,
 ) -> int:
     import dagster as dg
 
@@ -102,9 +171,17 @@ def materialize(
     if not selected:
         print(f"datasmith: the selection {select!r} matches no asset", file=sys.stderr)
         return 2
+    home = dagster_home_for(db_path, dagster_home)
+    instance = open_instance(home)
+    try:
+        return _materialize_on(dg, defs, graph, selected, instance, db_path, partitions, verbose, home)
+    finally:
+        instance.dispose()
+
+
+def _materialize_on(dg, defs, graph, selected, instance, db_path, partitions, verbose, home) -> int:
     assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     resources = defs.resources or {}
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     # Without --verbose, a failure is told by its cause line (_report), not by Dagster's traceback.
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING" if verbose else "CRITICAL"}}}}
 
@@ -135,17 +212,18 @@ def materialize(
             print(f"      {_label(keys)}: no partitions to run", file=sys.stderr)
         return wanted
 
-    print(f"datasmith: {len(selected)} assets -> {db_path}", file=sys.stderr)
+    print(f"datasmith: {len(selected)} assets -> {db_path} (Dagster instance {home})", file=sys.stderr)
     failed = runs = 0
     seen_partitions: set[str] = set()
     step = ""
-    with _SignalWatch() as signals:
+    log = _StdoutToFile(db_path.parent / "logs" / "dbt.log", active=not verbose)
+    with _SignalWatch() as signals, log:
         try:
             for keys, definition in _steps(graph, definitions, selected):
                 for partition in [None] if definition is None else _partitions_to_run(definition, keys):
                     runs += 1
                     step = f"[{runs}] {_label(keys)}" + (f" [{partition}]" if partition else "")
-                    failed += _run(dg, assets, keys, partition, resources, instance, quiet, step)
+                    failed += _run(dg, assets, keys, partition, resources, instance, quiet, step, log)
                     if signals.received():
                         break
                 if signals.received():
@@ -171,6 +249,37 @@ def materialize(
     if failed and not verbose:
         print("datasmith: --verbose prints Dagster's errors with their tracebacks", file=sys.stderr)
     return 0 if not failed else 1
+
+
+def dagster_home_for(db_path: Path, flag: Path | None = None) -> Path:
+    """The Dagster instance folder: --dagster-home, else $DAGSTER_HOME, else `dagster_home/` beside the
+    warehouse (artifacts/dagster_home for the demo, the folder `make dev` opens)."""
+    chosen = flag or (Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else None)
+    return (chosen or db_path.parent / "dagster_home").resolve()
+
+
+SHIPPED_INSTANCE_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "local" / "dagster.yaml"
+
+
+def open_instance(home: Path):
+    """The persistent Dagster instance in `home`; a new home gets the shipped deploy/local/dagster.yaml
+    (pools, telemetry off), an existing dagster.yaml is kept. This process enforces pools per run, not
+    per step: its steps run one after another already, other processes wait on the warehouse's writer
+    lock (and say so), and a step's pool slot is only given back by the process that claimed it, so a
+    `datasmith` killed with SIGKILL would leave `duckdb_writer` taken for every later run, in `make dev`
+    too, with no daemon here to free it."""
+    import dagster as dg
+    import yaml
+    from dagster._core.instance.ref import InstanceRef
+
+    home.mkdir(parents=True, exist_ok=True)
+    config_file = home / "dagster.yaml"
+    if not config_file.exists():
+        config_file.write_text(SHIPPED_INSTANCE_CONFIG.read_text())
+    concurrency = (yaml.safe_load(config_file.read_text()) or {}).get("concurrency") or {}
+    pools = {**(concurrency.get("pools") or {}), "granularity": "run"}
+    ref = InstanceRef.from_dir(str(home), overrides={"concurrency": {**concurrency, "pools": pools}})
+    return dg.DagsterInstance.from_ref(ref)
 
 
 class Stopped(BaseException):
@@ -288,10 +397,11 @@ def _label(keys: set) -> str:
     return ", ".join(sorted(k.to_user_string() for k in keys)) if len(keys) < 4 else f"{len(keys)} assets"
 
 
-def _run(dg, assets, keys, partition, resources, instance, quiet, step: str) -> int:
-    """One Dagster run; 1 when it failed."""
+def _run(dg, assets, keys, partition, resources, instance, quiet, step: str, log: _StdoutToFile) -> int:
+    """One Dagster run; 1 when it failed (then the end of what it wrote to the log is printed)."""
     print(f"{step} ...", file=sys.stderr, flush=True)
     started = time.monotonic()
+    offset = log.offset()
     result = dg.materialize(
         assets,
         selection=dg.AssetSelection.assets(*keys),
@@ -302,7 +412,61 @@ def _run(dg, assets, keys, partition, resources, instance, quiet, step: str) -> 
         raise_on_error=False,
     )
     _report(result, time.monotonic() - started, partition)
+    if not result.success:
+        written = log.lines_since(offset)
+        if written:
+            print(f"datasmith: the last lines of {log.path}:", file=sys.stderr)
+            for line in written[-20:]:
+                print(f"  | {line}", file=sys.stderr)
     return 0 if result.success else 1
+
+
+class _StdoutToFile:
+    """While active, standard output (the fd, which subprocesses and Dagster's log capture share, and
+    sys.stdout, where dagster-dbt re-emits dbt's log) goes to `path`, started afresh each run; our own
+    lines go to stderr. Inactive (--verbose), it changes nothing."""
+
+    def __init__(self, path: Path, active: bool) -> None:
+        self.path = path
+        self.active = active
+        self._file = None
+
+    def __enter__(self) -> _StdoutToFile:
+        if not self.active:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        sys.stdout.flush()
+        self._file = open(self.path, "w", encoding="utf-8", errors="replace")
+        self._saved_fd = os.dup(1)
+        self._saved_stdout = sys.stdout
+        os.dup2(self._file.fileno(), 1)
+        sys.stdout = self._file
+        return self
+
+    def offset(self) -> int:
+        if self._file is None:
+            return 0
+        self._file.flush()
+        return os.fstat(self._file.fileno()).st_size
+
+    def lines_since(self, offset: int) -> list[str]:
+        if self._file is None:
+            return []
+        self._file.flush()
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", errors="replace")
+        return [line for line in text.splitlines() if line.strip()]
+
+    def __exit__(self, *exc) -> None:
+        if self._file is None:
+            return
+        self._file.flush()
+        sys.stdout = self._saved_stdout
+        os.dup2(self._saved_fd, 1)
+        os.close(self._saved_fd)
+        self._file.close()
+        self._file = None
 
 
 def _report(result, seconds: float, partition: str | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import fixture_path, materialize, read_rows
+from conftest import PROJECT_ROOT, fixture_path, materialize, read_rows
 
 from tests.github_server import FakeGitHub
 from tests.github_support import write_github_sources
@@ -68,3 +68,74 @@ def test_selecting_one_asset_of_a_multi_asset_runs_the_multi_asset_whole(tmp_pat
     assert read_rows(db, "select repo_name, fact from raw.github_repo_facts") == [
         ("gone/missing", "not_found")
     ]
+
+
+def test_version_prints_the_installed_version(capsys):
+    from importlib.metadata import version
+
+    from ingest.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"datasmith {version('datasmith')}\n"
+
+
+def test_every_selection_example_in_the_help_selects_assets_of_the_real_definitions(tmp_path, capsys):
+    import dagster as dg
+
+    from assets.definitions import build_definitions
+    from ingest.cli import SELECTION_EXAMPLES, main
+
+    with pytest.raises(SystemExit):
+        main(["materialize", "--help"])
+    help_text = capsys.readouterr().out
+    graph = build_definitions(
+        PROJECT_ROOT / "samples" / "sources.yml", tmp_path / "w.duckdb"
+    ).resolve_asset_graph()
+    assert len(SELECTION_EXAMPLES) >= 5
+    for selection, _ in SELECTION_EXAMPLES:
+        assert f"--select '{selection}'" in help_text
+        selected = dg.AssetSelection.from_string(selection).resolve(graph)
+        assert selected, selection
+    # what the examples say they select
+    resolve = dict((s, dg.AssetSelection.from_string(s).resolve(graph)) for s, _ in SELECTION_EXAMPLES)
+    assert resolve["key:raw/source_registry"] == {dg.AssetKey(["raw", "source_registry"])}
+    assert dg.AssetKey(["raw", "asv_result_files"]) in resolve["+key:fct_measurements"]
+    assert dg.AssetKey("fct_measurements") in resolve["key:fct_measurements+"]
+
+
+def test_a_failed_step_shows_the_end_of_its_log_and_stdout_stays_off_the_terminal(tmp_path, capfd):
+    import dagster as dg
+
+    from ingest.cli import _run, _StdoutToFile
+
+    @dg.asset
+    def noisy() -> None:
+        print("dbt-like line 1")
+        print("the line that says why")
+        raise RuntimeError("model failed")
+
+    log = _StdoutToFile(tmp_path / "logs" / "dbt.log", active=True)
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    with log:
+        print("an earlier step's line")
+        failed = _run(
+            dg,
+            [noisy],
+            {dg.AssetKey("noisy")},
+            None,
+            {},
+            dg.DagsterInstance.ephemeral(),
+            quiet,
+            "[2] noisy",
+            log,
+        )
+    out, err = capfd.readouterr()
+    assert failed == 1
+    assert out == ""
+    assert "datasmith: noisy: RuntimeError: model failed\n" in err
+    assert f"datasmith: the last lines of {tmp_path / 'logs' / 'dbt.log'}:\n" in err
+    assert "  | the line that says why\n" in err
+    assert "an earlier step's line" not in err  # only what this step wrote
+    assert "an earlier step's line" in (tmp_path / "logs" / "dbt.log").read_text()
