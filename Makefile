@@ -57,6 +57,9 @@ bench: manifest
 	$(RUN) python bench/github.py
 	$(RUN) python bench/runner.py
 	$(RUN) python -m datasmith.bench
+	$(RUN) python bench/cluster.py
+	$(RUN) python bench/detection_quality.py
+	$(RUN) python bench/scale.py --sets results/django dashboards/numpy-trimmed --copies 1 2 4
 
 sample: bootstrap
 	$(RUN) python samples/generate.py
