@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         progress.removeHandler(old)
     handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("  %(message)s"))
+    level, propagate = progress.level, progress.propagate
     progress.addHandler(handler)
     progress.setLevel(logging.INFO)
     progress.propagate = False
@@ -124,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     except (SourcesError, FileNotFoundError) as exc:
         print(f"datasmith: {exc}", file=sys.stderr)
         return 2
+    finally:
+        # Leave logging as it was found: a later command in the same process (`score`, the Python API)
+        # must not print materialize's progress lines.
+        progress.removeHandler(handler)
+        progress.setLevel(level)
+        progress.propagate = propagate
 
 
 class _CurrentStderr(logging.StreamHandler):
