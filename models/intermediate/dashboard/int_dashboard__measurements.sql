@@ -14,26 +14,27 @@ points as (
 
 expanded as (
     select
-        * exclude (y, y_values, y_json),
-        unnest(range(len(y_values)))  as param_index,
-        unnest(y_values)              as value,
-        unnest(y_json)                as y_value,
-        len(y_values)                 as n_values
+        * exclude (y, y_json),
+        unnest(range(len(y_json)))  as param_index,
+        unnest(y_json)              as y_value,
+        len(y_json)                 as n_values
     from (
-        select
-            *,
-            -- y read by JSON type: a value that is not a number is null here and 'invalid' with the
-            -- reason below, never a cast error that stops the model for every source.
-            case
-                when json_type(y) = 'ARRAY' then {{ json_list_numbers('cast(y as json[])') }}
-                else [{{ json_number('y', 'double') }}]
-            end as y_values,
-            case
-                when json_type(y) = 'ARRAY' then cast(y as json[])
-                else [y]
-            end as y_json
+        select *, case when json_type(y) = 'ARRAY' then cast(y as json[]) else [y] end as y_json
         from points
     )
+),
+
+-- Each value read by its JSON type: one that is not a number is null and 'invalid' with the reason,
+-- never a cast error that stops the model for every source.
+judged as (
+    select
+        *,
+        {{ json_number('y_value', 'double') }} as value,
+        case
+            when {{ json_not_number('y_value') }}
+                then 'series value is a JSON ' || lower(json_type(y_value)) || ', not a number'
+        end as problem
+    from expanded
 )
 
 select
@@ -53,21 +54,18 @@ select
     commits.commit_date,
     expanded.value,
     case
-        when {{ json_not_number('expanded.y_value') }} then 'invalid'
+        when expanded.problem is not null then 'invalid'
         when expanded.value is null then 'failed'
         when isnan(expanded.value) then 'skipped'
         else 'ok'
     end as status,
-    case
-        when {{ json_not_number('expanded.y_value') }}
-            then 'series value is a JSON ' || lower(json_type(expanded.y_value)) || ', not a number'
-    end as problem,
+    expanded.problem,
     benchmarks.benchmark_type,
     benchmarks.unit,
     benchmarks.benchmark_version,
     benchmarks.file_loaded_at as index_loaded_at,
     indexes.site_repo
-from expanded
+from judged as expanded
 left join {{ ref('int_dashboard__commits') }} as commits
     on commits.source_name = expanded.source_name and commits.x_key = expanded.x_key
 left join {{ ref('stg_dashboard__benchmarks') }} as benchmarks
