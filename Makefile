@@ -56,7 +56,7 @@ bench: manifest
 	$(RUN) python -m detection.bench
 	$(RUN) python bench/github.py
 	$(RUN) python bench/runner.py
-	$(RUN) python -m datasmith.bench
+	$(RUN) python -m dataset.bench
 	$(RUN) python bench/cluster.py
 	$(RUN) python bench/detection_quality.py
 	$(RUN) python bench/scale.py --sets results/django dashboards/numpy-trimmed --copies 1 2 4

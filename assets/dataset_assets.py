@@ -1,4 +1,4 @@
-"""Assets of the dataset stage: commit reports, the export, and an optimizer's score (plain Python in datasmith/)."""
+"""Assets of the dataset stage: commit reports, the export, and an optimizer's score (plain Python in dataset/)."""
 
 import base64
 import json
@@ -10,7 +10,7 @@ from assets.ingest_assets import progress_logger
 from assets.resources import WarehouseResource
 from ingest.sources import Sources
 
-# The GitHub stage's marts the reports read when they exist (see datasmith.github_context).
+# The GitHub stage's marts the reports read when they exist (see dataset.github_context).
 GITHUB_MARTS = ("dim_pull_requests", "commits_filtered", "fct_commit_files")
 AGENT_RAW_TABLES = {
     "agent_result_files": "Every file of every agent_results folder (an optimizer's asv results), once per distinct content.",
@@ -61,7 +61,7 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
         ),
     )
     def raw_agent_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        from datasmith.agent_ingest import ingest_agent_results, register_agent_runs
+        from dataset.agent_ingest import ingest_agent_results, register_agent_runs
 
         progress = progress_logger(context)
         loaded = quarantined = 0
@@ -93,9 +93,9 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
     def commit_reports(
         context: dg.AssetExecutionContext, config: ReportSettings, warehouse: WarehouseResource
     ):
-        from datasmith.codecov import CodecovClient
-        from datasmith.discussion import DiscussionFetcher
-        from datasmith.reports import build_reports, store_reports
+        from dataset.codecov import CodecovClient
+        from dataset.discussion import DiscussionFetcher
+        from dataset.reports import build_reports, store_reports
 
         folder = Path(warehouse.database).resolve().parent / "reports"
         codecov = CodecovClient.from_env() if config.coverage else None
@@ -147,7 +147,7 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
         ),
     )
     def dataset_export(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        from datasmith.export import export_dataset
+        from dataset.export import export_dataset
 
         folder = Path(warehouse.database).resolve().parent / "dataset"
         with warehouse.get_connection() as con:

@@ -86,14 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         help="also print dbt's log as it runs and Dagster's errors with their tracebacks",
     )
     score = commands.add_parser(
-        "score", help="an optimizer's speed-ups against the human's (see datasmith.score)"
+        "score", help="an optimizer's speed-ups against the human's (see dataset.score)"
     )
-    from datasmith.score import add_score_arguments
+    from dataset.score import add_score_arguments
 
     add_score_arguments(score)
     args = parser.parse_args(argv)
     if args.command == "score":
-        from datasmith.score import run_score
+        from dataset.score import run_score
 
         try:
             return run_score(args)

@@ -37,7 +37,7 @@ def build_demo_warehouse(folder: Path, sources: Path = SAMPLES / "sources.yml") 
 
 def demo_clone_path(db: Path) -> Path:
     """Where the GitHub stage keeps a repository's clone (the dataset stage looks there first)."""
-    from datasmith.clones import candidate_paths
+    from dataset.clones import candidate_paths
 
     return candidate_paths(db, DEMO_REPO)[0]
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from dataset_support import shared_demo_warehouse
 
-from datasmith import Dataset
+from dataset import Dataset
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from conftest import fixture_path
 from dataset_support import FixtureServer, github_fixture, shared_demo_warehouse
 
-from datasmith.codecov import CodecovClient
+from dataset.codecov import CodecovClient
 
 TOKEN = "codecov-secret-token-123"
 SHA = "49b197c4e041d02481054cae96fc4a9abf1ac004"
@@ -73,7 +73,7 @@ def test_a_commit_without_a_report_is_data_not_a_failure(caplog):
 
 
 def test_reports_keep_every_task_and_carry_coverage_where_codecov_has_it(tmp_path_factory, tmp_path):
-    from datasmith.reports import build_reports, store_reports
+    from dataset.reports import build_reports, store_reports
     from ingest.warehouse import connect_writer
 
     demo = shared_demo_warehouse(tmp_path_factory)

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from dataset_support import demo_clone_path, git, shared_demo_warehouse
 
-from datasmith.export import WORKLOAD_FIELDS, read_card_header
+from dataset.export import WORKLOAD_FIELDS, read_card_header
 
 
 @pytest.fixture(scope="module")

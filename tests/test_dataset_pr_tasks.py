@@ -19,7 +19,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from datasmith.export import _license_cell, _licenses, read_card_header
+from dataset.export import _license_cell, _licenses, read_card_header
 from tests.conftest import fixture_path, materialize
 from tests.conftest import read_records as rows
 from tests.github_server import fixture, json_reply

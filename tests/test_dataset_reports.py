@@ -98,8 +98,8 @@ def serve_discussion(server: FixtureServer, repo: str, number: int) -> int:
 
 def test_a_known_pull_request_brings_its_description_labels_and_every_comment_page(demo, tmp_path):
     fixture_path("github", "recorded", "issue_comments_p1_2024.json")
-    from datasmith.discussion import DiscussionFetcher
-    from datasmith.reports import build_reports, store_reports
+    from dataset.discussion import DiscussionFetcher
+    from dataset.reports import build_reports, store_reports
     from ingest.warehouse import connect_writer
 
     db = tmp_path / "warehouse.duckdb"
@@ -164,7 +164,7 @@ def test_a_known_pull_request_brings_its_description_labels_and_every_comment_pa
 
 def test_reports_look_for_the_clone_where_the_github_stage_keeps_it(tmp_path):
     """`github.clones_dir` moves the GitHub stage's clones; the reports (like the runner) look there."""
-    from datasmith.clones import find_clone
+    from dataset.clones import find_clone
     from ingest.git_clones import clone_path
 
     db = tmp_path / "warehouse" / "warehouse.duckdb"

@@ -14,7 +14,7 @@ import pytest
 from dataset_support import shared_demo_warehouse
 from test_process_safety import start_python
 
-from datasmith.export import MARKER, ExportError, as_json_lines, export_dataset
+from dataset.export import MARKER, ExportError, as_json_lines, export_dataset
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ def hostile_result_file(tmp_path: Path, commit_hash: str) -> dict:
 def tasks_warehouse(db: Path, result: dict, repo: str) -> duckdb.DuckDBPyConnection:
     """A warehouse holding fct_tasks (one task for the result file's commit, its first benchmark) and
     int_series__points, with the columns the commit reports read, and dataset.commit_reports."""
-    from datasmith.ddl import DATASET_DDL
+    from dataset.ddl import DATASET_DDL
 
     con = duckdb.connect(str(db))
     con.execute("create schema intermediate")
@@ -84,7 +84,7 @@ def test_a_result_files_commit_hash_that_is_an_option_writes_nothing_and_the_rep
 ):
     """Before the fix, `git show -s ... --output=<path>` wrote <path> and build_reports crashed unpacking
     the empty answer: no report, no export. Now git is never asked; the row stays with nulls and a reason."""
-    from datasmith.reports import build_reports, store_reports
+    from dataset.reports import build_reports, store_reports
     from ingest.git_clones import clone_path
 
     pwned = tmp_path / "pwned"
@@ -116,7 +116,7 @@ def test_a_result_files_commit_hash_that_is_an_option_writes_nothing_and_the_rep
 def test_a_commit_hash_naming_a_path_keeps_its_report_inside_the_reports_folder(tmp_path):
     """The task id of a task without a pull request is <owner>_<repo>_<commit8>: it names a file, never a
     folder, whatever the hash holds."""
-    from datasmith.reports import build_reports
+    from dataset.reports import build_reports
 
     result = hostile_result_file(tmp_path, "../../../x/evil")
     db = tmp_path / "warehouse" / "warehouse.duckdb"
@@ -132,7 +132,7 @@ def test_a_commit_hash_naming_a_path_keeps_its_report_inside_the_reports_folder(
 
 
 def test_commit_info_and_patch_answer_for_hex_hashes_and_nothing_else(tmp_path, repository):
-    from datasmith.clones import commit_info, patch
+    from dataset.clones import commit_info, patch
 
     head = run_git(repository, "rev-parse", "HEAD")
     info = commit_info(repository, head)
@@ -201,7 +201,7 @@ def test_the_runner_resolves_revision_names_and_never_takes_one_for_an_option(tm
 
 def test_find_clone_never_leaves_the_clones_folders(tmp_path):
     """`repo: ../..` named <warehouse folder>/clones/../.. = the project itself (a git checkout)."""
-    from datasmith.clones import find_clone
+    from dataset.clones import find_clone
 
     project = tmp_path / "project"
     db = project / "artifacts" / "warehouse.duckdb"

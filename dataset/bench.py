@@ -1,4 +1,4 @@
-"""Speed of the dataset stage on real data: `python -m datasmith.bench [--db WAREHOUSE]`.
+"""Speed of the dataset stage on real data: `python -m dataset.bench [--db WAREHOUSE]`.
 
 Builds (once, or reuses --db) a warehouse from the five real results sets in $DATASMITH_FIXTURES, then
 times, on the same tasks and in the same run:
@@ -52,7 +52,7 @@ def plain_reports(con, db: Path, out: Path) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from datasmith.reports import Discussion, load_tasks, render_report, task_id_for
+    from dataset.reports import Discussion, load_tasks, render_report, task_id_for
 
     out.mkdir(parents=True, exist_ok=True)
     tasks = load_tasks(con)
@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import duckdb
 
-    from datasmith.export import EXPORT_SQL, export_dataset
-    from datasmith.reports import build_reports
+    from dataset.export import EXPORT_SQL, export_dataset
+    from dataset.reports import build_reports
 
     work = Path(tempfile.mkdtemp(prefix="datasmith-dataset-bench-"))
     try:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-from datasmith.clones import CommitInfo, commit_info, find_clone, patch, unusable_commit
-from datasmith.github_context import PullRequest, changed_files_for, pull_request_for
+from dataset.clones import CommitInfo, commit_info, find_clone, patch, unusable_commit
+from dataset.github_context import PullRequest, changed_files_for, pull_request_for
 
 PLOT_WINDOW = 12  # points either side of the change shown in the plot
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from datasmith.sources import AgentResults
+from dataset.sources import AgentResults
 from ingest.results import ResultsSourceError, discover_files
 
 

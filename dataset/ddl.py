@@ -27,7 +27,7 @@ create table if not exists raw.agent_runs (
 );
 
 create schema if not exists dataset;
--- Written by the `commit_reports` asset (datasmith/reports.py), replaced whole on every run.
+-- Written by the `commit_reports` asset (dataset/reports.py), replaced whole on every run.
 create table if not exists dataset.commit_reports (
     task_id varchar not null, commit_task_id varchar not null, repo varchar not null,
     commit_hash varchar not null, commit_subject varchar, commit_message varchar, commit_author varchar,

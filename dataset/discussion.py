@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 
-from datasmith.reports import Discussion
+from dataset.reports import Discussion
 from ingest.github_client import DEFAULT_API_URL, GitHubClient, GitHubError, load_token
 from ingest.identifiers import repo_problem
 

@@ -1,6 +1,6 @@
 """A Python API over the warehouse (read-only): the dataset's tasks, their workloads, reports and series.
 
-    from datasmith import Dataset
+    from dataset import Dataset
 
     with Dataset.open("artifacts/warehouse.duckdb") as ds:
         for task in ds.tasks(repo="datasmith-demo/fastfuncs", min_speedup=100):

@@ -24,7 +24,7 @@ import duckdb
 import pyarrow.parquet as pq
 import yaml
 
-from datasmith.github_context import relation_columns
+from dataset.github_context import relation_columns
 
 MARKER = ".datasmith-export"
 WORKLOAD_FIELDS = ("benchmark", "params", "machine", "before", "after", "speedup", "significance")
