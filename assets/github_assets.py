@@ -15,12 +15,20 @@ import dagster as dg
 import duckdb
 
 from assets.resources import WarehouseResource
-from ingest.git_clones import CloneError, clone_path, clones_root, collect_changed_files, ensure_clone
-from ingest.github_client import GitHubClient, load_token
-from ingest.github_discovery import discover
-from ingest.github_pulls import collect_pull_requests, merged_pull_requests
+from ingest.github import (
+    CloneError,
+    GitHubClient,
+    clone_path,
+    clones_root,
+    collect_changed_files,
+    collect_pull_requests,
+    diffed_commits,
+    discover,
+    ensure_clone,
+    load_token,
+    merged_pull_requests,
+)
 from ingest.github_sources import GitHubSettings
-from ingest.github_store import diffed_commits
 from ingest.sources import Sources
 from ingest.warehouse import WarehouseLockTimeout, connect_reader, writer_lock
 

@@ -1,6 +1,6 @@
 """Where a repository's local clone is, and what git says about one commit in it.
 
-The GitHub stage keeps clones under ``ingest.git_clones.clones_root(db, clones_dir)``; without it (or before it has
+The GitHub stage keeps clones under ``ingest.github.clones_root(db, clones_dir)``; without it (or before it has
 cloned anything) a clone placed at ``<warehouse folder>/clones/<owner>/<repo>`` is used, which is where
 `make demo` puts the demo's rebuilt history. No clone means no patch and no commit message: the task
 keeps its row with those fields null; so does a task whose commit hash (or pull request base) is not a hex
@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.git_clones import clone_path, clones_root
+from ingest.github import clone_path, clones_root
 from ingest.identifiers import END_OF_OPTIONS, commit_hash_problem, repo_problem
 
 GIT_TIMEOUT_S = 60

@@ -1,7 +1,7 @@
 """A pull request's conversation: its issue comments and its reviews, every page (Link: rel="next").
 
 Used by the commit reports for tasks whose pull request is known. Requests go through the GitHub stage's
-client (ingest.github_client: token from GH_TOKEN/GITHUB_TOKEN/tokens.env, never logged; primary and
+client (ingest.github.client: token from GH_TOKEN/GITHUB_TOKEN/tokens.env, never logged; primary and
 secondary rate limits; retries). The API is the one the pull requests came from: the sources file's
 `github: api_url` (the commit_reports asset passes it), else GITHUB_API_URL, else api.github.com. A page
 that cannot be had ends that list with what was read and a warning: the report is still written. A repo
@@ -15,7 +15,7 @@ import logging
 import os
 
 from dataset.reports import Discussion
-from ingest.github_client import DEFAULT_API_URL, GitHubClient, GitHubError, load_token
+from ingest.github import DEFAULT_API_URL, GitHubClient, GitHubError, load_token
 from ingest.identifiers import repo_problem
 
 MAX_PAGES = 50

@@ -95,7 +95,7 @@ def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 
     con.execute(RAW_DDL)
     con.execute(DASHBOARD_DDL)
-    con.execute(__import__("ingest.github_store", fromlist=["GITHUB_DDL"]).GITHUB_DDL)
+    con.execute(__import__("ingest.github.store", fromlist=["GITHUB_DDL"]).GITHUB_DDL)
     from dataset.ddl import DATASET_DDL; con.execute(DATASET_DDL)  # noqa: E702, I001 - dataset stage
     from benchmark_runner.ddl import BENCHMARK_RUNS_DDL; con.execute(BENCHMARK_RUNS_DDL)  # noqa: E702, I001 - runner
 

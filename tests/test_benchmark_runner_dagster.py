@@ -156,7 +156,7 @@ def test_the_github_stage_clone_is_found_in_its_clones_dir_and_loading_needs_no_
     assert dg.materialize([runs], partition_key=KEY, instance=instance, resources=resources).success
     assert not clones.exists() and not (tmp_path / "clones").exists()
 
-    clone = clones / "datasmith-demo__fastfuncs.git"  # ingest.git_clones.clone_path's layout
+    clone = clones / "datasmith-demo__fastfuncs.git"  # ingest.github.clones.clone_path's layout
     subprocess.run(["git", "clone", "--quiet", "--bare", str(repo), str(clone)], check=True)
     assert dg.materialize([results, runs], partition_key=KEY, instance=instance, resources=resources).success
     assert warehouse_runs(db) == [(shas[0], "ok")]

@@ -165,7 +165,7 @@ def test_a_known_pull_request_brings_its_description_labels_and_every_comment_pa
 def test_reports_look_for_the_clone_where_the_github_stage_keeps_it(tmp_path):
     """`github.clones_dir` moves the GitHub stage's clones; the reports (like the runner) look there."""
     from dataset.clones import find_clone
-    from ingest.git_clones import clone_path
+    from ingest.github.clones import clone_path
 
     db = tmp_path / "warehouse" / "warehouse.duckdb"
     db.parent.mkdir()

@@ -85,7 +85,7 @@ def test_a_result_files_commit_hash_that_is_an_option_writes_nothing_and_the_rep
     """Before the fix, `git show -s ... --output=<path>` wrote <path> and build_reports crashed unpacking
     the empty answer: no report, no export. Now git is never asked; the row stays with nulls and a reason."""
     from dataset.reports import build_reports, store_reports
-    from ingest.git_clones import clone_path
+    from ingest.github.clones import clone_path
 
     pwned = tmp_path / "pwned"
     result = hostile_result_file(tmp_path, option.format(pwned=pwned))
@@ -148,8 +148,8 @@ def test_commit_info_and_patch_answer_for_hex_hashes_and_nothing_else(tmp_path, 
 
 
 def test_the_github_stage_records_a_non_hex_commit_as_missing_with_the_reason(tmp_path, repository):
-    from ingest.git_clones import collect_changed_files, ensure_clone
-    from ingest.github_store import GITHUB_DDL
+    from ingest.github.clones import collect_changed_files, ensure_clone
+    from ingest.github.store import GITHUB_DDL
 
     head = run_git(repository, "rev-parse", "HEAD")
     pwned = tmp_path / "pwned"
@@ -168,7 +168,7 @@ def test_the_github_stage_records_a_non_hex_commit_as_missing_with_the_reason(tm
 
 
 def test_changed_files_refuses_a_non_hex_commit(tmp_path, repository):
-    from ingest.git_clones import CloneError, changed_files
+    from ingest.github.clones import CloneError, changed_files
 
     head = run_git(repository, "rev-parse", "HEAD")
     assert changed_files(repository, head) == [("a.txt", 1, 1)]

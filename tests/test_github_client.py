@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from ingest.github_client import GitHubClient, GitHubError, load_token, parse_link
+from ingest.github.client import GitHubClient, GitHubError, load_token, parse_link
 from tests.github_server import (
     FakeClock,
     FakeGitHub,

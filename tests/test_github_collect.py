@@ -8,10 +8,10 @@ import subprocess
 
 import pytest
 
-from ingest.git_clones import changed_files, clone_path, collect_changed_files, ensure_clone
-from ingest.github_client import GitHubClient, GitHubError
-from ingest.github_discovery import DiscoveryReport, discover, search_asv_configs
-from ingest.github_pulls import collect_pull_requests, merged_pull_requests
+from ingest.github.client import GitHubClient, GitHubError
+from ingest.github.clones import changed_files, clone_path, collect_changed_files, ensure_clone
+from ingest.github.discovery import DiscoveryReport, discover, search_asv_configs
+from ingest.github.pulls import collect_pull_requests, merged_pull_requests
 from ingest.github_sources import GitHubSettings
 from ingest.sources import SourcesError, load_sources
 from ingest.warehouse import connect_writer

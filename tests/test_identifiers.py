@@ -130,8 +130,8 @@ def test_the_github_section_takes_an_api_url_in_any_case(tmp_path):
 def test_a_token_echoed_in_an_error_body_is_never_stored(tmp_path):
     """issue 13: GitHub error bodies (real ones, with the token echoed into them) became
     raw.github_repo_facts.message verbatim; the response's message is now made with the token redacted."""
-    from ingest.github_client import GitHubClient
-    from ingest.github_store import GITHUB_DDL, record_fact
+    from ingest.github.client import GitHubClient
+    from ingest.github.store import GITHUB_DDL, record_fact
     from tests.github_server import FakeClock, FakeGitHub, FakeRepo, Fault, Reply, fixture
 
     token = "ghp_FAKEtokenForTests0123456789abcdefABCD"
@@ -166,7 +166,7 @@ def test_a_token_echoed_in_an_error_body_is_never_stored(tmp_path):
 def test_discovery_takes_only_real_repositories_from_an_asv_config(tmp_path):
     """asv.conf.json's `repo` names the benchmarked project; a URL whose path is `../..` or starts with
     `-` no longer becomes a candidate repository (it would reach API paths and clone folders)."""
-    from ingest.github_discovery import benchmarked_project
+    from ingest.github.discovery import benchmarked_project
     from ingest.results import _config_as_json
 
     def repo_field(name: str) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.git_clones import clone_path, clones_root
+from ingest.github.clones import clone_path, clones_root
 from tests.conftest import materialize
 from tests.conftest import read_rows as rows
 from tests.github_support import PROJECT, build_world, sample_generator, write_github_sources

@@ -41,7 +41,7 @@ log = logging.getLogger("datasmith")
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 TOKEN_VARIABLES = ("GH_TOKEN", "GITHUB_TOKEN")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # Answers that say something about the repository itself; recorded by the caller, never retried.
 FACTS = {

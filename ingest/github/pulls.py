@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 
 import duckdb
 
-from ingest.github_client import GitHubClient
-from ingest.github_store import (
+from ingest.github.client import GitHubClient
+from ingest.github.store import (
     advance_crawl,
     finish_crawl,
     record_fact,

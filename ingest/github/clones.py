@@ -24,8 +24,8 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.github_client import GitHubClient, GitHubError
-from ingest.github_store import diffed_commits, store_commit_diff, store_commit_diffs
+from ingest.github.client import GitHubClient, GitHubError
+from ingest.github.store import diffed_commits, store_commit_diff, store_commit_diffs
 from ingest.identifiers import END_OF_OPTIONS, check_repo, commit_hash_problem
 
 BATCH = 400  # commits per `git log` call

@@ -21,15 +21,15 @@ from urllib.parse import quote, urlencode
 
 import duckdb
 
-from ingest.github_client import GitHubClient, GitHubError, GitHubResponse
-from ingest.github_sources import DEFAULT_SEARCH_QUERY, GitHubSettings
-from ingest.github_store import (
+from ingest.github.client import GitHubClient, GitHubError, GitHubResponse
+from ingest.github.store import (
     add_candidates,
     record_fact,
     store_discovery_response,
     stored_content,
     stored_page,
 )
+from ingest.github_sources import DEFAULT_SEARCH_QUERY, GitHubSettings
 from ingest.identifiers import is_repo
 from ingest.results import _config_as_json
 
