@@ -30,7 +30,7 @@ manifest: bootstrap
 demo: manifest
 	@$(RUN) python samples/generate.py --clone-for-db $(DEMO_DB)
 	$(RUN) datasmith materialize --sources $(DEMO_SOURCES) --db $(DEMO_DB) --dagster-home $(DAGSTER_HOME_DIR)
-	@$(RUN) python -m ingest.summary --db $(DEMO_DB)
+	@$(RUN) python -m assets.summary --db $(DEMO_DB)
 	$(RUN) datasmith score --db $(DEMO_DB)
 	@echo "reports: artifacts/reports/   dataset: artifacts/dataset/ (tasks.parquet, tasks.jsonl, README.md)"
 

@@ -31,7 +31,7 @@ def build_warehouse(folder: Path) -> Path:
 
     import yaml
 
-    from ingest.cli import main
+    from assets.cli import main
 
     fixtures = Path(
         os.environ.get("DATASMITH_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures")

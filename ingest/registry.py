@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from ingest.dashboards import URL_CREDENTIALS
+from ingest.identifiers import URL_CREDENTIALS
 from ingest.sources import Sources
 
 

@@ -58,7 +58,7 @@ def write_sources(
 
 def materialize(sources_file: Path, db_path: Path, *extra: str) -> int:
     """Run `datasmith materialize` in-process, as a user would from the shell."""
-    from ingest.cli import main
+    from assets.cli import main
 
     return main(["materialize", "--sources", str(sources_file), "--db", str(db_path), *extra])
 

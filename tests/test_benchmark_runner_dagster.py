@@ -107,9 +107,9 @@ def test_a_target_on_the_github_stage_runs_after_it(tmp_path):
     commits_filtered (itself after the clone and its changed files) in `datasmith materialize`'s runs;
     a target with its own commits and clone waits for nothing, as before. Either way the results models
     are collated after the runner's results are loaded."""
+    from assets.cli import _steps
     from assets.dbt_project import ensure_manifest
     from assets.definitions import build_definitions
-    from ingest.cli import _steps
 
     ensure_manifest()
     config = tmp_path / "asv.conf.json"

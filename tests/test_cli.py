@@ -73,7 +73,7 @@ def test_selecting_one_asset_of_a_multi_asset_runs_the_multi_asset_whole(tmp_pat
 def test_version_prints_the_installed_version(capsys):
     from importlib.metadata import version
 
-    from ingest.cli import main
+    from assets.cli import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
@@ -84,8 +84,8 @@ def test_version_prints_the_installed_version(capsys):
 def test_every_selection_example_in_the_help_selects_assets_of_the_real_definitions(tmp_path, capsys):
     import dagster as dg
 
+    from assets.cli import SELECTION_EXAMPLES, main
     from assets.definitions import build_definitions
-    from ingest.cli import SELECTION_EXAMPLES, main
 
     with pytest.raises(SystemExit):
         main(["materialize", "--help"])
@@ -108,7 +108,7 @@ def test_every_selection_example_in_the_help_selects_assets_of_the_real_definiti
 def test_a_failed_step_shows_the_end_of_its_log_and_stdout_stays_off_the_terminal(tmp_path, capfd):
     import dagster as dg
 
-    from ingest.cli import _run, _StdoutToFile
+    from assets.cli import _run, _StdoutToFile
 
     @dg.asset
     def noisy() -> None:

@@ -84,7 +84,7 @@ HOLD_THE_WAREHOUSE = """
 
 
 def test_score_waits_for_a_writing_run_or_says_so_in_one_line(demo, capfd):
-    from ingest.cli import main
+    from assets.cli import main
 
     holder = start_python(HOLD_THE_WAREHOUSE, str(demo), stdin=subprocess.PIPE)
     try:

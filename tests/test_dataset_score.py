@@ -172,7 +172,7 @@ def test_agent_runs_stay_out_of_the_history(scored):
 
 
 def test_datasmith_score_prints_the_table(scored, capsys):
-    from ingest.cli import main
+    from assets.cli import main
 
     assert main(["score", "--db", str(scored), "--workloads"]) == 0
     out = capsys.readouterr().out

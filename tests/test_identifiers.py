@@ -167,7 +167,7 @@ def test_discovery_takes_only_real_repositories_from_an_asv_config(tmp_path):
     """asv.conf.json's `repo` names the benchmarked project; a URL whose path is `../..` or starts with
     `-` no longer becomes a candidate repository (it would reach API paths and clone folders)."""
     from ingest.github.discovery import benchmarked_project
-    from ingest.results import _config_as_json
+    from ingest.results.load import _config_as_json
 
     def repo_field(name: str) -> str:
         text = fixture_path("results", name, "asv.conf.json").read_text()

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import PROJECT_ROOT, materialize, read_rows
 
-from ingest.cli import dagster_home_for, open_instance
+from assets.cli import dagster_home_for, open_instance
 
 SAMPLE_SOURCES = PROJECT_ROOT / "samples" / "sources.yml"
 
@@ -139,7 +139,7 @@ def test_a_pool_slot_left_by_a_killed_run_does_not_block_the_next_cli_run(tmp_pa
     finally:
         instance.dispose()
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    command = [sys.executable, "-m", "ingest.cli", "materialize", "--sources", str(SAMPLE_SOURCES)]
+    command = [sys.executable, "-m", "assets.cli", "materialize", "--sources", str(SAMPLE_SOURCES)]
     command += ["--db", str(tmp_path / "w.duckdb"), "--dagster-home", str(home)]
     command += ["--select", "key:raw/asv_result_files"]
     proc = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180)

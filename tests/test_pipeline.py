@@ -57,7 +57,7 @@ def test_two_materialisations_started_at_the_same_moment_both_succeed_and_lose_n
         {"sympy": fixture_path("results", "sympy-v1"), "photutils": fixture_path("results", "photutils")},
     )
     db = tmp_path / "w.duckdb"
-    command = [sys.executable, "-m", "ingest.cli", "materialize", "--sources", str(sources), "--db", str(db)]
+    command = [sys.executable, "-m", "assets.cli", "materialize", "--sources", str(sources), "--db", str(db)]
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     procs = [
         subprocess.Popen(
@@ -83,7 +83,7 @@ def test_two_materialisations_started_at_the_same_moment_both_succeed_and_lose_n
 
 
 def test_cli_errors_are_clear_and_non_zero(tmp_path, capsys):
-    from ingest.cli import main
+    from assets.cli import main
 
     bad = tmp_path / "bad.yml"
     bad.write_text("results:\n  - name: x\n    pth: y\n")

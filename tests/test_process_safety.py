@@ -161,7 +161,7 @@ def test_a_signal_ends_the_materialization_after_the_step_it_interrupted(tmp_pat
     )
     db = tmp_path / "warehouse.duckdb"
     run = subprocess.Popen(
-        [sys.executable, "-m", "ingest.cli", "materialize", "--sources", str(sources), "--db", str(db)],
+        [sys.executable, "-m", "assets.cli", "materialize", "--sources", str(sources), "--db", str(db)],
         cwd=PROJECT_ROOT,
         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.DEVNULL,

@@ -123,7 +123,7 @@ def test_unusable_files_are_quarantined_with_a_reason_and_the_rest_loads(tmp_pat
 def test_asv_conf_parses_as_json5_does(text):
     import json5
 
-    from ingest.results import _config_as_json
+    from ingest.results.load import _config_as_json
 
     content, problem = _config_as_json(text)
     try:

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
+from assets.cli import _steps
 from assets.partitions import dynamic_partitions, partition_keys
-from ingest.cli import _steps
 
 REPOS_FILE_NAME = "repos.txt"
 

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 
 import duckdb
 
+from ingest.asvconf import config_as_json as _config_as_json
 from ingest.github.client import GitHubClient, GitHubError, GitHubResponse
 from ingest.github.store import (
     add_candidates,
@@ -31,7 +32,6 @@ from ingest.github.store import (
 )
 from ingest.github_sources import DEFAULT_SEARCH_QUERY, GitHubSettings
 from ingest.identifiers import is_repo
-from ingest.results import _config_as_json
 
 MAX_SEARCH_HITS = 1000
 MAX_FILE_SIZE = 384 * 1024  # code search indexes only files smaller than 384 KB
