@@ -120,7 +120,7 @@ def sequential_baseline(base: str) -> tuple[int, int]:
 def ours(db: Path, name: str, url: str, policy):
     from ingest.dashboards import ingest_dashboard_source
     from ingest.sources import DashboardSource
-    from ingest.warehouse import connect_writer
+    from tests.support.warehouse import connect_writer
 
     with connect_writer(db) as con:
         return ingest_dashboard_source(con, DashboardSource(name, url), policy=policy)

@@ -7,7 +7,11 @@ def __getattr__(name: str):
         from dataset import api
 
         return getattr(api, name)
+    if name == "DATASET_DDL":
+        from dataset.ddl import DATASET_DDL
+
+        return DATASET_DDL
     raise AttributeError(name)
 
 
-__all__ = ["Dataset", "Task"]
+__all__ = ["DATASET_DDL", "Dataset", "Task"]

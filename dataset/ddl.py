@@ -1,5 +1,5 @@
-"""The tables the dataset stage writes (registered in ingest.warehouse.create_raw_schema, so dbt can
-build its sources before the assets first run)."""
+"""The tables the dataset stage writes (handed to ingest.warehouse.create_schema by the Dagster
+WarehouseResource, so dbt can build its sources before the assets first run)."""
 
 DATASET_DDL = """
 create schema if not exists raw;

@@ -9,6 +9,7 @@ library loops on the django dashboard.
 
 from detection.asvfast import detect_steps as asv_detect_steps
 from detection.asvfast import detect_steps_many as asv_detect_steps_many
+from detection.ddl import DETECTION_DDL
 from detection.rbf import rbf_breakpoints, rbf_reference
 from detection.steps import (
     METHODS,
@@ -23,6 +24,7 @@ from detection.steps import (
 )
 
 __all__ = [
+    "DETECTION_DDL",
     "METHODS",
     "RBF_PENALTY_MULTIPLIER",
     "ChangePoint",

@@ -9,6 +9,18 @@ import duckdb
 from ingest.identifiers import URL_CREDENTIALS
 from ingest.sources import Sources
 
+REGISTRY_DDL = """
+create schema if not exists raw;
+-- The sources file as it was at each load: a new row only when an entry changes.
+create table if not exists raw.source_registry (
+    source_name varchar not null,
+    source_kind varchar not null,
+    location    varchar not null,
+    repo        varchar,
+    registered_at timestamp not null
+);
+"""
+
 
 def register_sources(con: duckdb.DuckDBPyConnection, sources: Sources) -> int:
     """Append a row for every entry that is new or whose location or repo changed; returns how many.

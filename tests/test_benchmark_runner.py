@@ -22,7 +22,7 @@ from benchmark_runner.settings import RunSettings
 from benchmark_runner.store import read_records
 from benchmark_runner.warehouse import ingest_run_outputs
 from ingest.sources import SourcesError, load_sources
-from ingest.warehouse import connect_writer
+from tests.support.warehouse import connect_writer
 
 QUICK = ("-a", "rounds=1", "-a", "repeat=1")
 

@@ -26,9 +26,9 @@ from ingest.dashboards import DashboardUnreadable, ingest_dashboard_source, prom
 from ingest.http import FetchPolicy, HttpFetcher, LocalFetcher
 from ingest.registry import register_sources
 from ingest.sources import DashboardSource, load_sources
-from ingest.warehouse import create_raw_schema
 from tests.conftest import fixture_path, materialize, read_rows
 from tests.dashboard_server import DashboardServer, deleted, retry_after, truncated, unavailable
+from tests.support.warehouse import create_raw_schema
 
 # Two attempts per file, short back-off: a fault lasting two requests outlives the run.
 POLICY = FetchPolicy(requests_per_second=None, backoff_base_s=0.02, backoff_max_s=0.1, max_attempts=2)

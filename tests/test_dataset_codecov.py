@@ -74,7 +74,7 @@ def test_a_commit_without_a_report_is_data_not_a_failure(caplog):
 
 def test_reports_keep_every_task_and_carry_coverage_where_codecov_has_it(tmp_path_factory, tmp_path):
     from dataset.reports import build_reports, store_reports
-    from ingest.warehouse import connect_writer
+    from tests.support.warehouse import connect_writer
 
     demo = shared_demo_warehouse(tmp_path_factory)
     db = tmp_path / "warehouse.duckdb"

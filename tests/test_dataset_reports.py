@@ -100,7 +100,7 @@ def test_a_known_pull_request_brings_its_description_labels_and_every_comment_pa
     fixture_path("github", "recorded", "issue_comments_p1_2024.json")
     from dataset.discussion import DiscussionFetcher
     from dataset.reports import build_reports, store_reports
-    from ingest.warehouse import connect_writer
+    from tests.support.warehouse import connect_writer
 
     db = tmp_path / "warehouse.duckdb"
     shutil.copyfile(demo, db)

@@ -14,9 +14,9 @@ from ingest.github.discovery import DiscoveryReport, discover, search_asv_config
 from ingest.github.pulls import collect_pull_requests, merged_pull_requests
 from ingest.github_sources import GitHubSettings
 from ingest.sources import SourcesError, load_sources
-from ingest.warehouse import connect_writer
 from tests.github_server import FakeClock, FakeGitHub, FakeRepo, dropped, pull_request
 from tests.github_support import PROJECT, build_world
+from tests.support.warehouse import connect_writer
 
 TOKEN = "ghp_COLLECTtoken00000000000000000000000000"
 

@@ -19,8 +19,8 @@ import pytest
 
 from ingest.results import MAX_FILE_BYTES_ENV, ResultsSourceError, ingest_results_source
 from ingest.sources import ResultsSource
-from ingest.warehouse import connect_writer
 from tests.conftest import fixture_path, materialize, read_records, read_rows, write_sources
+from tests.support.warehouse import connect_writer
 
 SYMPY_FILE = "4c15bbb9-virtualenv-py3.5-fastcache-mpmath-numpy.json"
 CONDA_FILE = "044cf5df-conda-py3.10-conda-libmamba-solver-conda-package-handling2.0.2.json"

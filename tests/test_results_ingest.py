@@ -11,8 +11,8 @@ import pytest
 
 from ingest.results import discover_files, ingest_results_source
 from ingest.sources import ResultsSource
-from ingest.warehouse import connect_writer
 from tests.conftest import fixture_path, materialize, write_sources
+from tests.support.warehouse import connect_writer
 
 RAW_TABLES = ("asv_result_files", "asv_benchmark_files", "asv_machine_files", "asv_config_files")
 
@@ -163,7 +163,7 @@ def test_a_run_killed_mid_load_then_rerun_ends_identical_to_an_uninterrupted_run
         "import sys; from pathlib import Path\n"
         "from ingest.results import ingest_results_source\n"
         "from ingest.sources import ResultsSource\n"
-        "from ingest.warehouse import connect_writer\n"
+        "from tests.support.warehouse import connect_writer\n"
         f"with connect_writer({str(crashed_db)!r}) as con:\n"
         f"    ingest_results_source(con, ResultsSource('django', Path({str(django)!r})),\n"
         "        progress=lambda m: print(m, flush=True))\n"

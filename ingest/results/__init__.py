@@ -1,5 +1,6 @@
 """The results stage's public API: raw asv result trees loaded into the warehouse's raw tables."""
 
+from ingest.results.ddl import RESULTS_DDL
 from ingest.results.load import (
     BATCH_BYTES,
     MAX_FILE_BYTES_ENV,
@@ -14,6 +15,7 @@ from ingest.results.load import (
 __all__ = [
     "BATCH_BYTES",
     "MAX_FILE_BYTES_ENV",
+    "RESULTS_DDL",
     "IngestReport",
     "ResultsSourceError",
     "SourceFile",
