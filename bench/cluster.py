@@ -1,4 +1,4 @@
-"""`python bench/cluster.py`: the runner's Dask backend against local execution, in the same run.
+"""`python -m bench.cluster`: the runner's Dask backend against local execution, in the same run.
 
 The demo's toy repository (samples/generate.py, 10 commits) is built in a temp folder and measured three
 times with the same asv arguments, each with fresh environments:

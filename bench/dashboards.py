@@ -1,4 +1,4 @@
-"""`python bench/dashboards.py`: crawling a published asv dashboard over HTTP, against a sequential scraper.
+"""`python -m bench.dashboards`: crawling a published asv dashboard over HTTP, against a sequential scraper.
 
 A local threaded HTTP server (tests/dashboard_server.py) serves $DATASMITH_FIXTURES/dashboards/numpy-full
 with a fixed latency added to every response, in the handler's own thread (so concurrent requests wait

@@ -1,4 +1,4 @@
-"""`python bench/github.py`: the GitHub requests a full collection of one repository costs.
+"""`python -m bench.github`: the GitHub requests a full collection of one repository costs.
 
 One repository with N merged pull requests (default 5,000) is served by the fake GitHub
 (tests/github_server.py, real GitHub bodies) and backed by a local git repository of N commits (made with

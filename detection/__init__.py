@@ -3,7 +3,7 @@
 ``detect`` / ``detect_many`` find change points with two methods, ``rbf`` (ruptures' PELT with the RBF kernel,
 re-implemented exactly and much faster in ``detection.rbf``) and ``asv`` (asv's own step detection, reproduced
 exactly and faster in ``detection.asvfast``), and qualify each with segment statistics, a Mann-Whitney U test, a
-magnitude floor and the benchmark's direction. ``python -m detection.bench`` times both against the plain
+magnitude floor and the benchmark's direction. ``python -m bench.detection`` times both against the plain
 library loops on the django dashboard.
 """
 

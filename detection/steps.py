@@ -44,7 +44,7 @@ RBF_PENALTY_MULTIPLIER = 1.0
 
 Why ``c * ln(n)``: the RBF cost is scale-free (the kernel bandwidth is the median pairwise distance, so a
 segment's cost is counted in "points": between 0 and its length), so a BIC-like ``c * ln(n)`` means the same on
-every series. Why ``c = 1``, from ``python -m detection.bench --penalty-study`` on the django dashboard
+every series. Why ``c = 1``, from ``python -m bench.detection --penalty-study`` on the django dashboard
 (523 series, log-values, min_size 2):
 
 * false alarms: each series shuffled (its real noise, no change by construction): c = 0.5 finds a change point

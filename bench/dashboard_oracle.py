@@ -1,4 +1,4 @@
-"""`python -m detection.oracle`: our `asv` method against the regressions.json real dashboards ship.
+"""`python -m bench.dashboard_oracle`: our `asv` method against the regressions.json real dashboards ship.
 
 `asv publish` writes regressions.json from its own step detection, weighted by the raw results' 99%
 intervals, which a published dashboard no longer carries. This rebuilds each series from the

@@ -1,4 +1,4 @@
-"""Speed of the dataset stage on real data: `python -m dataset.bench [--db WAREHOUSE]`.
+"""Speed of the dataset stage on real data: `python -m bench.dataset [--db WAREHOUSE]`.
 
 Builds (once, or reuses --db) a warehouse from the five real results sets in $DATASMITH_FIXTURES, then
 times, on the same tasks and in the same run:

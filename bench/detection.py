@@ -1,6 +1,6 @@
 """Change-point detection speed and equality on every django dashboard series (printed, not asserted).
 
-    .venv/bin/python -m detection.bench [--full-reference] [--penalty-study] [--repeat 3]
+    .venv/bin/python -m bench.detection [--full-reference] [--penalty-study] [--repeat 3]
 
 Series: every ``graphs/<config>/<benchmark>.json`` of ``$DATASMITH_FIXTURES/dashboards/django`` (the per-config
 ``summary.json`` and ``graphs/summary/`` skipped), nulls dropped, kept with 3+ points.

@@ -1,6 +1,6 @@
 """Synthetic-step benchmark of the two detection methods on real noise.
 
-Run: ``python -m detection.synthetic [--seed N] [--windows N] [--workers N]``. Prints a table, asserts nothing.
+Run: ``python -m bench.synthetic [--seed N] [--windows N] [--workers N]``. Prints a table, asserts nothing.
 
 Construction
     * Series: every ``dashboards/django/graphs/**.json`` in ``$DATASMITH_FIXTURES`` (default
