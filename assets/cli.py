@@ -48,6 +48,33 @@ def _epilog() -> str:
     return "selection examples:\n" + "\n".join(lines)
 
 
+# A key named by its table alone: `key:<name>` in Dagster's selection syntax, or the whole selection in
+# the legacy form (`fct_measurements`, `*fct_measurements`, `fct_measurements+`).
+_KEY_TOKEN = re.compile(r"(?<![\w/:])(key:)([A-Za-z0-9_]+)(?![\w/])")
+_LEGACY_SELECTION = re.compile(r"([*+]*)([A-Za-z0-9_]+)([*+]*)")
+
+
+def resolve_bare_names(select: str, keys) -> str:
+    """The selection with each bare table name (`fct_measurements`) written as the full key of the one asset
+    whose last key part it is (`main/fct_measurements`), as selections were written before keys were
+    [schema, table]. A name that is a whole key, or the last part of no key or of several, stays as written."""
+    by_name: dict[str, list] = {}
+    for key in keys:
+        by_name.setdefault(key.path[-1], []).append(key)
+    whole = {"/".join(key.path) for key in keys}
+
+    def full(name: str) -> str:
+        if name in whole or len(by_name.get(name, ())) != 1:
+            return name
+        return "/".join(by_name[name][0].path)
+
+    resolved = _KEY_TOKEN.sub(lambda m: m.group(1) + full(m.group(2)), select)
+    legacy = _LEGACY_SELECTION.fullmatch(resolved.strip())
+    if legacy:
+        resolved = legacy.group(1) + full(legacy.group(2)) + legacy.group(3)
+    return resolved
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -157,17 +184,19 @@ def materialize(
 
     sources_file = (sources_file or sources_file_from_env()).resolve()
     db_path = (db_path or db_path_from_env()).resolve()
-    load_sources(sources_file)  # fail early, with the line, on a bad sources file
-    os.environ["DATASMITH_SOURCES"] = str(sources_file)
-    os.environ["DATASMITH_DB"] = str(db_path)
+    sources = load_sources(sources_file)  # fail early, with the line, on a bad sources file
+    # dbt gets the warehouse and sources paths from the `warehouse` resource (WarehouseResource.database and
+    # .sources_file, set by build_definitions below), not from this process's environment.
 
     from assets.dbt_project import ensure_manifest
 
     ensure_manifest()
-    from assets.definitions import build_definitions
+    from assets.definitions import build_definitions, build_partitions
 
     defs = build_definitions(sources_file, db_path)
     graph = defs.resolve_asset_graph()
+    if select:
+        select = resolve_bare_names(select, graph.get_all_asset_keys())
     try:
         selected = (dg.AssetSelection.from_string(select) if select else dg.AssetSelection.all()).resolve(
             graph
@@ -181,18 +210,19 @@ def materialize(
     home = dagster_home_for(db_path, dagster_home)
     instance = open_instance(home)
     try:
-        return _materialize_on(dg, defs, graph, selected, instance, db_path, partitions, verbose, home)
+        dynamic = build_partitions(sources)
+        return _materialize_on(
+            dg, defs, graph, selected, instance, db_path, partitions, verbose, home, dynamic
+        )
     finally:
         instance.dispose()
 
 
-def _materialize_on(dg, defs, graph, selected, instance, db_path, partitions, verbose, home) -> int:
+def _materialize_on(dg, defs, graph, selected, instance, db_path, partitions, verbose, home, dynamic) -> int:
     assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     resources = defs.resources or {}
     # Without --verbose, a failure is told by its cause line (_report), not by Dagster's traceback.
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING" if verbose else "CRITICAL"}}}}
-
-    from assets.partitions import partition_keys
 
     definitions = list(defs.assets or [])
     dynamic = [d for d in definitions if isinstance(d.partitions_def, dg.DynamicPartitionsDefinition)]
@@ -212,7 +242,7 @@ def _materialize_on(dg, defs, graph, selected, instance, db_path, partitions, ve
     selected = _whole_multi_assets(definitions, selected)
 
     def _partitions_to_run(definition, keys) -> list[str]:
-        wanted = partition_keys(definition, instance, db_path)
+        wanted = dynamic.partition_keys(definition, instance, db_path)
         seen_partitions.update(wanted)
         wanted = [p for p in wanted if partitions is None or p in partitions]
         if not wanted:

@@ -35,7 +35,10 @@ def stage_ddl() -> tuple[str, ...]:
 class WarehouseResource(DuckDBResource):
     """dagster-duckdb's resource, made safe for several processes: every connection is opened
     under the warehouse's writer lock (see ingest.warehouse), so concurrent runs queue instead of
-    failing on DuckDB's file lock."""
+    failing on DuckDB's file lock. ``sources_file`` is the sources file the code location was built from
+    (for steps that read its settings, such as dbt's vars)."""
+
+    sources_file: str | None = None
 
     @contextmanager
     def get_connection(self) -> Iterator:

@@ -148,13 +148,13 @@ def benchmark_job():
 
     import dagster as dg
 
-    from assets.benchmark_assets import build_benchmark_definitions
+    from assets.benchmark_runner import build_benchmark_definitions
     from assets.resources import WarehouseResource
     from ingest.sources import load_sources
 
     db = Path(os.environ["RUNNER_TEST_DB"])
     defs = build_benchmark_definitions(load_sources(os.environ["RUNNER_TEST_SOURCES"]), db)
-    job = dg.define_asset_job("benchmark_job", selection=dg.AssetSelection.groups("benchmarks"))
+    job = dg.define_asset_job("benchmark_job", selection=dg.AssetSelection.groups("benchmark_runner"))
     full = dg.Definitions(
         assets=defs.assets, jobs=[job], resources={"warehouse": WarehouseResource(database=str(db))}
     )

@@ -12,7 +12,7 @@ import duckdb
 import yaml
 from runner_support import REPO, benchmark_job, fake_asv, read_trace, toy_repository, write_benchmarks_sources
 
-from assets.benchmark_assets import CORES_POOL, PARTITIONS_NAME, build_benchmark_definitions
+from assets.benchmark_runner import CORES_POOL, PARTITIONS_NAME, build_benchmark_definitions
 from assets.resources import WarehouseResource
 from ingest.sources import load_sources
 

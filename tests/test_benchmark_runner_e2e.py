@@ -58,7 +58,7 @@ def test_runner_measures_ingests_and_detection_finds_the_speedup(tmp_path):
     assert sorted(measured) == sorted((sha, "results", REPO) for sha in first)
 
     # 2. a second run skips all three
-    assert materialize(sources, db, "--select", "group:benchmarks") == 0
+    assert materialize(sources, db, "--select", "group:benchmark_runner") == 0
     assert len(list((db.parent / "runner" / "results" / SOURCE / "runs").glob("*/*.json"))) == 3
     assert rows(db, "select count(*) from raw.benchmark_runs")[0][0] == 3
 

@@ -19,10 +19,10 @@ def test_dataset_assets_sit_between_the_marts_in_one_graph(tmp_path):
     export_upstream = dg.AssetSelection.assets(key("dataset_export")).upstream().resolve(graph)
     for needed in (
         "fct_commit_reports",
-        "commit_reports",
+        ["dataset", "commit_reports"],
         "fct_tasks",
         "fct_performance_improvements",
-        "breakpoints",
+        ["detection", "breakpoints"],
     ):
         assert key(needed) in export_upstream, needed
     scores_upstream = dg.AssetSelection.assets(key("fct_agent_scores")).upstream().resolve(graph)
@@ -35,7 +35,7 @@ def test_dataset_assets_sit_between_the_marts_in_one_graph(tmp_path):
         assert key(needed) in scores_upstream, needed
     # agent results never feed the history or detection
     history_upstream = (
-        dg.AssetSelection.assets(key("fct_measurements"), key("breakpoints")).upstream().resolve(graph)
+        dg.AssetSelection.assets(key("fct_measurements"), key(["detection", "breakpoints"])).upstream().resolve(graph)
     )
     assert key(["raw", "agent_result_files"]) not in history_upstream
     checks = {k.name for k in graph.asset_check_keys}

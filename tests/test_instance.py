@@ -95,7 +95,7 @@ def test_the_sample_materialised_by_the_cli_is_what_dagster_dev_shows_and_dbt_pa
         for key in (
             dg.AssetKey(["raw", "asv_result_files"]),
             dg.AssetKey("fct_measurements"),
-            dg.AssetKey("breakpoints"),
+            dg.AssetKey(["detection", "breakpoints"]),
         ):
             event = instance.get_latest_materialization_event(key)
             assert event is not None and event.run_id in run_ids, key

@@ -3,14 +3,15 @@
 import dagster as dg
 
 from assets.cli import _steps
-from assets.partitions import dynamic_partitions, partition_keys
+from assets.partitions import DynamicPartitions
 
 REPOS_FILE_NAME = "repos.txt"
+PARTITIONS = DynamicPartitions({"test_repos": lambda db: _read_keys(db.parent / REPOS_FILE_NAME)})
 
 
 def _graph(tmp_path):
     """discover -> per_repo (dynamic, keys read from a file discover writes) -> summary; other is free."""
-    repos = dynamic_partitions("test_repos", lambda db: _read_keys(db.parent / REPOS_FILE_NAME))
+    repos = PARTITIONS.definition("test_repos")
 
     @dg.asset
     def discover():
@@ -51,7 +52,7 @@ def test_dynamic_keys_are_read_when_their_step_comes(tmp_path):
     db = tmp_path / "warehouse.duckdb"
     runs = []
     for keys, definition in _steps(graph, list(defs.assets), set(graph.get_all_asset_keys())):
-        for partition in partition_keys(definition, instance, db) if definition else [None]:
+        for partition in PARTITIONS.partition_keys(definition, instance, db) if definition else [None]:
             result = dg.materialize(
                 list(defs.assets),
                 selection=dg.AssetSelection.assets(*keys),
@@ -64,7 +65,7 @@ def test_dynamic_keys_are_read_when_their_step_comes(tmp_path):
     assert (tmp_path / "visited.txt").read_text().split() == ["a/one", "b/two"]
     # keys are only ever added: a second sync with one more repository keeps the first two
     (tmp_path / REPOS_FILE_NAME).write_text("c/three\n")
-    assert sorted(partition_keys(defs.assets[1], instance, db)) == ["a/one", "b/two", "c/three"]
+    assert sorted(PARTITIONS.partition_keys(defs.assets[1], instance, db)) == ["a/one", "b/two", "c/three"]
 
 
 def test_the_dev_instance_holds_every_pool_to_one_step(tmp_path, monkeypatch):

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.partitions import dynamic_partitions
+from assets.dbt_keys import model_keys
+from assets.partitions import DynamicPartitions, KeysFunction
 from assets.resources import WarehouseResource
 from benchmark_runner.runner import run_benchmarks
 from benchmark_runner.targets import (
@@ -53,12 +54,22 @@ def _progress(context):
     return say
 
 
-def build_benchmark_definitions(sources: Sources, db_path: Path) -> dg.Definitions:
+def partition_keys(sources: Sources) -> dict[str, KeysFunction]:
+    """The runner's dynamic partitions (one per `benchmarks:` target key) and where their keys come from."""
+    section = sources.section("benchmarks")
+    if section is None or not section.targets:
+        return {}
+    return {PARTITIONS_NAME: lambda _db: section.keys}
+
+
+def build_benchmark_definitions(
+    sources: Sources, db_path: Path, partitions: DynamicPartitions | None = None
+) -> dg.Definitions:
     section = sources.section("benchmarks")
     if section is None or not section.targets:
         return dg.Definitions()
     db_path = Path(db_path)
-    benchmark_repos = dynamic_partitions(PARTITIONS_NAME, lambda _db: section.keys)
+    benchmark_repos = (partitions or DynamicPartitions(partition_keys(sources))).definition(PARTITIONS_NAME)
     github = sources.section("github")
     clones_dir = github.clones_dir if github is not None else None
     # A target that reads commits_filtered, or checks out the clone the GitHub stage makes (in
@@ -67,10 +78,10 @@ def build_benchmark_definitions(sources: Sources, db_path: Path) -> dg.Definitio
     after_github = any(
         t.from_commits_filtered or (github is not None and t.clone is None) for t in section.targets
     )
-    upstream = [dg.AssetKey("commits_filtered")] if after_github else []
+    upstream = model_keys("commits_filtered") if after_github else []
 
     @dg.asset(
-        group_name="benchmarks",
+        group_name="benchmark_runner",
         partitions_def=benchmark_repos,
         deps=upstream,
         pool=CORES_POOL,
@@ -121,7 +132,7 @@ def build_benchmark_definitions(sources: Sources, db_path: Path) -> dg.Definitio
 
     @dg.asset(
         key=["raw", "benchmark_runs"],
-        group_name="benchmarks",
+        group_name="benchmark_runner",
         partitions_def=benchmark_repos,
         deps=[benchmark_results],
         pool="duckdb_writer",

@@ -1,12 +1,12 @@
 """Assets of the dataset stage: commit reports, the export, and an optimizer's score (plain Python in dataset/)."""
 
 import base64
-import json
 from pathlib import Path
 
 import dagster as dg
 
-from assets.ingest_assets import progress_logger
+from assets.dbt_keys import model_keys
+from assets.progress import progress_logger
 from assets.resources import WarehouseResource
 from ingest.sources import Sources
 
@@ -26,18 +26,6 @@ class ReportSettings(dg.Config):
     coverage: bool = True  # Codecov coverage when CODECOV_TOKEN is set
 
 
-def _models_in_manifest(names: tuple[str, ...]) -> list[str]:
-    """The given dbt models that the project defines (so lineage shows them only when they exist)."""
-    from assets.dbt_project import dbt_project
-
-    try:
-        nodes = json.loads(Path(dbt_project.manifest_path).read_text())["nodes"].values()
-    except (OSError, ValueError, KeyError):
-        return []
-    present = {n.get("name") for n in nodes if n.get("resource_type") == "model"}
-    return [name for name in names if name in present]
-
-
 def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions:
     section = sources.section("agent_results")
     agent_entries = section.entries if section is not None else ()
@@ -49,9 +37,9 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
 
     @dg.multi_asset(
         name="raw_agent_results",
-        group_name="ingest",
+        group_name="dataset",
         specs=[
-            dg.AssetSpec(["raw", table], description=text, kinds={"duckdb"}, group_name="ingest")
+            dg.AssetSpec(["raw", table], description=text, kinds={"duckdb"}, group_name="dataset")
             for table, text in AGENT_RAW_TABLES.items()
         ],
         pool="duckdb_writer",
@@ -81,7 +69,8 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
         )
 
     @dg.asset(
-        deps=["fct_tasks", "int_series__points", *_models_in_manifest(GITHUB_MARTS)],
+        key=["dataset", "commit_reports"],
+        deps=[*model_keys("fct_tasks", "int_series__points"), *model_keys(*GITHUB_MARTS, only_present=True)],
         group_name="dataset",
         kinds={"python", "markdown", "duckdb"},
         pool="duckdb_writer",
@@ -137,7 +126,7 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
 
     @dg.asset(
         # repos_valid, when the GitHub stage is defined, gives the card each repository's license
-        deps=["fct_tasks", "fct_commit_reports", *_models_in_manifest(("repos_valid",))],
+        deps=[*model_keys("fct_tasks", "fct_commit_reports"), *model_keys("repos_valid", only_present=True)],
         group_name="dataset",
         kinds={"python", "parquet"},
         pool="duckdb_writer",

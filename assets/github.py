@@ -14,6 +14,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from assets.dbt_keys import model_keys
+from assets.partitions import DynamicPartitions, KeysFunction
 from assets.resources import WarehouseResource
 from ingest.github import (
     CloneError,
@@ -52,12 +54,9 @@ def valid_repositories(db_path: Path) -> list[str]:
         return []
 
 
-def _partitions() -> dg.DynamicPartitionsDefinition:
-    try:
-        from assets.partitions import dynamic_partitions
-    except ImportError:  # the headless CLI's key sync is not there: keys come from the sensor or the UI
-        return dg.DynamicPartitionsDefinition(name=PARTITIONS_NAME)
-    return dynamic_partitions(PARTITIONS_NAME, valid_repositories)
+def partition_keys(sources: Sources) -> dict[str, KeysFunction]:
+    """The GitHub stage's dynamic partitions (one per benchmarked project) and where their keys come from."""
+    return {PARTITIONS_NAME: valid_repositories} if sources.section("github") is not None else {}
 
 
 class GitHubResource(dg.ConfigurableResource):
@@ -78,33 +77,36 @@ def _progress(context):
     return progress
 
 
-def build_github_definitions(sources: Sources, db_path: Path) -> dg.Definitions:
+def build_github_definitions(
+    sources: Sources, db_path: Path, partitions: DynamicPartitions | None = None
+) -> dg.Definitions:
     settings: GitHubSettings | None = sources.section("github")
     if settings is None:
         return dg.Definitions()
-    partitions = _partitions()
+    partitions_def = (partitions or DynamicPartitions(partition_keys(sources))).definition(PARTITIONS_NAME)
     clones = clones_root(db_path, settings.clones_dir)
+    repos_valid = model_keys("repos_valid")  # the dbt model that lists the projects to go on with
 
     @dg.multi_asset(
         name="raw_github_discovery",
-        group_name="ingest",
+        group_name="github",
         specs=[
             dg.AssetSpec(
                 ["raw", "github_discovery_responses"],
                 kinds={"duckdb", "github"},
-                group_name="ingest",
+                group_name="github",
                 description="Discovery's API answers: code search pages, repository metadata, git trees, asv configs.",
             ),
             dg.AssetSpec(
                 ["raw", "github_candidates"],
                 kinds={"duckdb"},
-                group_name="ingest",
+                group_name="github",
                 description="Repositories discovery looked at, and how each was found.",
             ),
             dg.AssetSpec(
                 ["raw", "github_repo_facts"],
                 kinds={"duckdb"},
-                group_name="ingest",
+                group_name="github",
                 description="404/409/451/422 answers recorded as facts about repositories.",
             ),
         ],
@@ -137,21 +139,21 @@ def build_github_definitions(sources: Sources, db_path: Path) -> dg.Definitions:
 
     @dg.multi_asset(
         name="raw_github_pull_requests",
-        group_name="ingest",
-        partitions_def=partitions,
+        group_name="github",
+        partitions_def=partitions_def,
         specs=[
             dg.AssetSpec(
                 ["raw", "github_pull_pages"],
                 kinds={"duckdb", "github"},
-                group_name="ingest",
-                deps=[dg.AssetKey("repos_valid")],
+                group_name="github",
+                deps=repos_valid,
                 description="Closed pull requests of a benchmarked project, 100 per page, most discussed first.",
             ),
             dg.AssetSpec(
                 ["raw", "github_pull_crawls"],
                 kinds={"duckdb"},
-                group_name="ingest",
-                deps=[dg.AssetKey("repos_valid")],
+                group_name="github",
+                deps=repos_valid,
                 description="Each collection of a project's pull requests; an unfinished one resumes.",
             ),
         ],
@@ -182,20 +184,20 @@ def build_github_definitions(sources: Sources, db_path: Path) -> dg.Definitions:
 
     @dg.multi_asset(
         name="raw_github_commit_files",
-        group_name="ingest",
-        partitions_def=partitions,
+        group_name="github",
+        partitions_def=partitions_def,
         specs=[
             dg.AssetSpec(
                 ["raw", "github_commit_files"],
                 kinds={"duckdb", "git"},
-                group_name="ingest",
+                group_name="github",
                 deps=[dg.AssetKey(["raw", "github_pull_pages"])],
                 description="The files each merged commit changed (git diff --numstat against its first parent).",
             ),
             dg.AssetSpec(
                 ["raw", "github_commit_diffs"],
                 kinds={"duckdb"},
-                group_name="ingest",
+                group_name="github",
                 deps=[dg.AssetKey(["raw", "github_pull_pages"])],
                 description="Each merged commit whose changed files were read, and how.",
             ),
