@@ -36,6 +36,7 @@ demo: manifest
 
 test: manifest
 	$(RUN) ruff check .
+	$(RUN) lint-imports
 	$(RUN) pytest
 
 lint: bootstrap

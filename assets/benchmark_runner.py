@@ -23,7 +23,7 @@ import dagster as dg
 from assets.dbt_keys import model_keys
 from assets.partitions import DynamicPartitions, KeysFunction
 from assets.resources import WarehouseResource
-from benchmark_runner.runner import run_benchmarks
+from benchmark_runner import run_benchmarks
 from benchmark_runner.targets import (
     target_commits,
     target_output_settings,

@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from runner_support import REPO, dask_cluster, toy_repository  # noqa: E402
 
-from benchmark_runner.runner import RunReport, run_benchmarks  # noqa: E402
+from benchmark_runner import run_benchmarks  # noqa: E402
+from benchmark_runner.runner import RunReport  # noqa: E402
 from benchmark_runner.settings import DEFAULT_ASV_ARGS, RunSettings  # noqa: E402
 
 

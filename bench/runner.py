@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmark_runner.runner import run_benchmarks  # noqa: E402
+from benchmark_runner import run_benchmarks  # noqa: E402
 from benchmark_runner.settings import DEFAULT_ASV_ARGS, STABLE_ENV, RunSettings  # noqa: E402
 
 

@@ -16,8 +16,8 @@ import duckdb
 import pytest
 from runner_support import REPO, fake_asv, read_trace, toy_repository
 
+from benchmark_runner import run_benchmarks
 from benchmark_runner.cores import CoresError, allocate_cores
-from benchmark_runner.runner import run_benchmarks
 from benchmark_runner.settings import RunSettings
 from benchmark_runner.store import read_records
 from benchmark_runner.warehouse import ingest_run_outputs
@@ -159,7 +159,7 @@ def test_a_killed_runner_keeps_finished_results_and_a_rerun_continues(tmp_path, 
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
         from pathlib import Path
-        from benchmark_runner.runner import run_benchmarks
+        from benchmark_runner import run_benchmarks
         from benchmark_runner.settings import RunSettings
         s = RunSettings(repo={REPO!r}, repository={str(repo)!r}, asv_config=Path({str(config)!r}),
             machine="fake-box", work_dir=Path({str(tmp_path / "work")!r}), results_dir=Path({str(tmp_path / "out")!r}), asv_args={QUICK!r})

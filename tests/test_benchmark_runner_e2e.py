@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 from runner_support import REPO, ground_truth, toy_repository, write_benchmarks_sources
 
+from benchmark_runner import run_benchmarks
 from benchmark_runner.cores import allocate_cores
-from benchmark_runner.runner import run_benchmarks
 from benchmark_runner.targets import target_settings
 from ingest.sources import load_sources
 from tests.conftest import materialize

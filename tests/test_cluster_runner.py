@@ -26,9 +26,9 @@ from runner_support import (
     write_benchmarks_sources,
 )
 
+from benchmark_runner import run_benchmarks
 from benchmark_runner.cluster import ClusterError
 from benchmark_runner.cores import allocate_cores
-from benchmark_runner.runner import run_benchmarks
 from benchmark_runner.settings import RunSettings
 from benchmark_runner.store import read_records
 from ingest.sources import SourcesError, load_sources
