@@ -210,15 +210,17 @@ def materialize(
     home = dagster_home_for(db_path, dagster_home)
     instance = open_instance(home)
     try:
-        dynamic = build_partitions(sources)
+        partition_sets = build_partitions(sources)
         return _materialize_on(
-            dg, defs, graph, selected, instance, db_path, partitions, verbose, home, dynamic
+            dg, defs, graph, selected, instance, db_path, partitions, verbose, home, partition_sets
         )
     finally:
         instance.dispose()
 
 
-def _materialize_on(dg, defs, graph, selected, instance, db_path, partitions, verbose, home, dynamic) -> int:
+def _materialize_on(
+    dg, defs, graph, selected, instance, db_path, partitions, verbose, home, partition_sets
+) -> int:
     assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     resources = defs.resources or {}
     # Without --verbose, a failure is told by its cause line (_report), not by Dagster's traceback.
@@ -242,7 +244,7 @@ def _materialize_on(dg, defs, graph, selected, instance, db_path, partitions, ve
     selected = _whole_multi_assets(definitions, selected)
 
     def _partitions_to_run(definition, keys) -> list[str]:
-        wanted = dynamic.partition_keys(definition, instance, db_path)
+        wanted = partition_sets.partition_keys(definition, instance, db_path)
         seen_partitions.update(wanted)
         wanted = [p for p in wanted if partitions is None or p in partitions]
         if not wanted:
