@@ -76,7 +76,7 @@ def latency_server(root: Path, latency_s: float, in_flight: InFlight):
     """The tests' DashboardServer (ThreadingHTTPServer, keep-alive, ETag = sha256, 304s, a request
     log), with every response delayed by ``latency_s``. The sleep runs in the handler's thread, one
     per connection, so it delays each request without serialising them."""
-    from tests.dashboard_server import DashboardServer, _Handler
+    from tests.support.dashboard_server import DashboardServer, _Handler
 
     class SlowHandler(_Handler):
         def do_GET(self) -> None:
