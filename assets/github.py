@@ -1,5 +1,5 @@
-"""Assets for the GitHub stage: discovery, merged pull requests and changed files (ingest/github_*.py,
-ingest/git_clones.py do the work; dbt's repos_valid decides which projects go on).
+"""Assets for the GitHub stage: discovery, merged pull requests and changed files (the ingest.github package
+does the work; dbt's repos_valid decides which projects go on).
 
     raw_github_discovery  ->  repos_valid (dbt)  ->  raw_github_pull_requests [one partition per project]
                                                  ->  raw_github_commit_files [same partitions]  ->  commits_filtered (dbt)

@@ -1,6 +1,6 @@
 """`python -m bench.dashboards`: crawling a published asv dashboard over HTTP, against a sequential scraper.
 
-A local threaded HTTP server (tests/dashboard_server.py) serves $DATASMITH_FIXTURES/dashboards/numpy-full
+A local threaded HTTP server (tests/support/dashboard_server.py) serves $DATASMITH_FIXTURES/dashboards/numpy-full
 with a fixed latency added to every response, in the handler's own thread (so concurrent requests wait
 side by side, as they would on a real host), and answers If-None-Match with 304. Printed, not asserted:
   * baseline: what the original scraper did: index.json, info.json, then every URL the index promises

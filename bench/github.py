@@ -1,7 +1,7 @@
 """`python -m bench.github`: the GitHub requests a full collection of one repository costs.
 
 One repository with N merged pull requests (default 5,000) is served by the fake GitHub
-(tests/github_server.py, real GitHub bodies) and backed by a local git repository of N commits (made with
+(tests/support/github_server.py, real GitHub bodies) and backed by a local git repository of N commits (made with
 `git fast-import`), each pull request's merge_commit_sha one of them. Requests are counted at the server.
   * baseline, the original's pattern: the closed pull requests 100 per page, then one commit call per pull
     request for its changed files (GET /repos/{o}/{r}/commits/{sha});
