@@ -12,7 +12,7 @@ Stages, each one `datasmith materialize --select ...` in a fresh process:
   rest       a whole materialisation again: nothing new to ingest, dbt rebuilt, detection
              incremental (nothing changed), the marts and the dataset stage
 
-    python bench/scale.py --sets results/django dashboards/numpy-trimmed --copies 1 2 4 [--workdir DIR]
+    python -m bench.scale --sets results/django dashboards/numpy-trimmed --copies 1 2 4 [--workdir DIR]
 
 Not part of `make test`. Sizes of 10M and 50M measurements need copies of the larger sets (the django
 results are ~260k measurements, numpy-full ~2.4M) and tens of minutes per size on two cores.

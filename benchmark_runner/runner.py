@@ -398,18 +398,3 @@ def _install_seconds(source_dir: Path, published: list[str]) -> float | None:
         if "<build>" in durations:
             total = (total or 0.0) + float(durations["<build>"])
     return total
-
-
-def run_benchmarks(
-    settings: RunSettings,
-    commits: list[str],
-    skip: set[str] | frozenset[str] = frozenset(),
-    progress: Progress | None = None,
-) -> RunReport:
-    """Measure ``commits`` (any git revision names) with asv; see the module docstring. With
-    ``settings.cluster`` the jobs run on a Dask distributed cluster instead (benchmark_runner/cluster.py)."""
-    if settings.cluster:
-        from benchmark_runner.cluster import ClusterRunner  # late: distributed is the optional extra
-
-        return ClusterRunner(settings, progress).run(commits, skip)
-    return Runner(settings, progress).run(commits, skip)

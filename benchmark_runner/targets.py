@@ -13,20 +13,20 @@ from ingest.warehouse import writer_lock
 
 
 def target_settings(target: BenchmarkTarget, db_path: Path, clones_dir: Path | None = None) -> RunSettings:
-    """The target's run settings; without 'clone:' the GitHub stage's clone (ingest.git_clones) is used,
+    """The target's run settings; without 'clone:' the GitHub stage's clone (ingest.github) is used,
     under ``clones_dir`` (the sources file's `github.clones_dir`) or else the warehouse's clones/ folder."""
     clone = target.clone
     if clone is None:
         try:
-            from ingest import git_clones
+            from ingest.github import clone_path, clones_root, ensure_clone
         except ImportError as exc:
             raise LookupError(
                 f"benchmarks target {target.key!r} (line {target.line}) has no 'clone:' and the GitHub stage's "
-                "clones (ingest.git_clones) are not available"
+                "clones (ingest.github) are not available"
             ) from exc
-        path = git_clones.clone_path(git_clones.clones_root(db_path, clones_dir), target.repo)
+        path = clone_path(clones_root(db_path, clones_dir), target.repo)
         if not Path(path).exists():
-            git_clones.ensure_clone(f"https://github.com/{target.repo}.git", path)
+            ensure_clone(f"https://github.com/{target.repo}.git", path)
         clone = str(path)
     return target.settings_for(clone, db_path)
 

@@ -63,7 +63,9 @@ def ingest_run_outputs(
 ) -> RunIngestReport:
     """Load one run source's results tree and job records; loads nothing twice."""
     source_dir = Path(source_dir).resolve()
-    con.execute(BENCHMARK_RUNS_DDL)  # also in create_raw_schema; here so a bare connection works too
+    con.execute(
+        BENCHMARK_RUNS_DDL
+    )  # also in the WarehouseResource's DDL; here so a bare connection works too
     results = None
     tree = source_dir / "results"
     if tree.is_dir():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from ingest.github_client import DEFAULT_API_URL
+from ingest.github import DEFAULT_API_URL
 from ingest.identifiers import repo_problem
 from ingest.sources import entries_of, fail_at, mapping_of, resolve_local, scalar_of
 

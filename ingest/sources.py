@@ -140,7 +140,7 @@ def load_sources(path: str | os.PathLike | None = None) -> Sources:
 SECTION_PARSERS = {
     "github": "ingest.github_sources:parse_github_section",
     "benchmarks": "benchmark_runner.sources:parse_benchmarks_section",
-    "agent_results": "datasmith.sources:parse_agent_results_section",
+    "agent_results": "dataset.sources:parse_agent_results_section",
 }
 
 

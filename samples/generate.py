@@ -843,7 +843,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.clone is not None:
         return write_clone(args.clone.resolve())
     if args.clone_for_db is not None:
-        from datasmith.clones import candidate_paths
+        from dataset.clones import candidate_paths
 
         return write_clone(candidate_paths(args.clone_for_db, GITHUB_REPO)[0].resolve())
     if args.agent_only:
