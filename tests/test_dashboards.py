@@ -26,19 +26,14 @@ import pytest
 from asv.graph import Graph
 
 from ingest.dashboards import (
-    DIALECT_0_1,
-    DIALECT_0_2,
-    DIALECT_ASV,
     DashboardUnreadable,
-    count_points,
     crawl_dashboard,
-    graph_path,
     ingest_dashboard_source,
     promised_files,
-    regressions_rows,
-    series_points,
     site_layout,
 )
+from ingest.dashboards.layout import DIALECT_0_1, DIALECT_0_2, DIALECT_ASV, check_document, graph_path
+from ingest.dashboards.load import count_points, regressions_rows, series_points
 from ingest.http import FAILED, MISSING, OK, FetchPolicy, HttpFetcher, LocalFetcher
 from ingest.sources import DashboardSource
 from tests.conftest import PROJECT_ROOT, fixture_path
@@ -612,7 +607,5 @@ def test_a_crawl_killed_mid_load_then_rerun_ends_identical_to_an_uninterrupted_r
 )
 def test_a_series_point_that_names_no_commit_makes_the_file_unusable(body, reason):
     """A y of the wrong type is judged per value by the models; a point without a numeric x has no commit."""
-    from ingest.dashboards import check_document
-
     assert check_document("series", body) == (None, reason)
     assert check_document("series", b'[[1, "x"], [2, [0.1, {}]], [3, NaN]]')[1] is None
