@@ -265,6 +265,9 @@ def _point_text(point: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+# --- environment names ------------------------------------------------------------------------------
+
+
 def env_name(index: Mapping, config: Mapping) -> str:
     """asv's environment name without the tool (a dashboard does not record it): the python version
     and every config key that is neither a machine fact nor the branch, e.g. 'py3.7-numpy'."""

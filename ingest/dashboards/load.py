@@ -13,15 +13,12 @@ Credentials that earlier versions stored inside URLs are scrubbed on every run.
 
 from __future__ import annotations
 
-import itertools
-import math
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -30,7 +27,6 @@ import pyarrow as pa
 
 from ingest.dashboards.crawl import CrawlProgress, DashboardFile, crawl_dashboard
 from ingest.dashboards.ddl import DASHBOARD_DDL
-from ingest.dashboards.layout import env_name
 from ingest.http import (
     MISSING,
     NOT_MODIFIED,
@@ -44,7 +40,6 @@ from ingest.http import (
 from ingest.results import BATCH_BYTES
 from ingest.sources import DashboardSource
 
-UNIX_EPOCH = datetime(1970, 1, 1)
 BATCH_FILES = int(os.environ.get("DATASMITH_DASHBOARD_BATCH_FILES", 256))
 
 
@@ -394,93 +389,3 @@ def _unreadable_cause(base: str, index: DashboardFile | None) -> str:
     if index.result.status == MISSING:
         cause = f"{cause}: there is no index.json"
     return " ".join(f"index.json: {cause}".split())
-
-
-# --- parsing documents into rows (pure) -------------------------------------------------------------
-
-
-def _from_ms(ms: float | None) -> datetime | None:
-    return None if ms is None else UNIX_EPOCH + timedelta(milliseconds=ms)
-
-
-def _key(x: Any) -> str:
-    # index.json maps str(revision) or str(date ms); a float x that is whole must look like an int.
-    return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
-
-
-def param_texts(spec: Mapping) -> list[str]:
-    """``name=value, ...`` for every parameter combination, in asv's order (itertools.product, the last
-    parameter varying fastest); names are param1, param2, ... when param_names does not fit."""
-    params = spec.get("params") or []
-    names = spec.get("param_names") or []
-    if len(names) != len(params):
-        names = [f"param{j + 1}" for j in range(len(params))]
-    return [
-        ", ".join(f"{name}={value}" for name, value in zip(names, combo, strict=True))
-        for combo in itertools.product(*params)
-    ]
-
-
-def series_points(index: Mapping, config: Mapping, benchmark: str, doc: list) -> list[dict]:
-    """One row per point and parameter combination of a series file ``[[x, y], ...]``."""
-    by_date = "revision_to_hash" not in index and "date_to_hash" in index
-    hashes = index.get("date_to_hash" if by_date else "revision_to_hash") or {}
-    dates = index.get("revision_to_date") or {}
-    texts = param_texts((index.get("benchmarks") or {}).get(benchmark, {}))
-    machine, env = config.get("machine"), env_name(index, config)
-    rows = []
-    for x, y in doc:
-        key = _key(x)
-        values = y if isinstance(y, list) else [y]
-        for i, value in enumerate(values):
-            nan = isinstance(value, float) and math.isnan(value)
-            rows.append(
-                {
-                    "machine": machine,
-                    "env_name": env,
-                    "config": dict(config),
-                    "benchmark": benchmark,
-                    "revision": None if by_date else int(x),
-                    "commit_hash": hashes.get(key),
-                    "commit_date": _from_ms(x if by_date else dates.get(key)),
-                    "param_index": i,
-                    # A vector whose length does not fit the grid cannot be labelled.
-                    "params": texts[i] if len(texts) == len(values) else None,
-                    "value": value,
-                    "status": "failed" if value is None else "skipped" if nan else "ok",
-                }
-            )
-    return rows
-
-
-def regressions_rows(doc: Mapping) -> list[dict]:
-    """One row per jump of every regressions.json entry, in either layout:
-    asv >= 0.4 ``[name, graph, cfg, idx, last, best, [[rev_before|null, rev_after, before, after]]]``,
-    2017 ``[name, graph, cfg, idx, [jumps, last, best]]``."""
-    rows = []
-    for entry in doc.get("regressions") or []:
-        if len(entry) == 7:
-            name, graph, config, idx, last, best, jumps = entry
-        elif len(entry) == 5:
-            name, graph, config, idx, (jumps, last, best) = entry
-        else:
-            raise ValueError(f"unknown regressions.json entry layout ({len(entry)} fields): {entry!r:.200}")
-        folder, _, _file = graph.removeprefix("graphs/").rpartition("/")
-        for rev_before, rev_after, before, after in jumps:
-            rows.append(
-                {
-                    "benchmark": name.partition("(")[0],  # as asv's feed does: the name before '('
-                    "entry_name": name,
-                    "graph_path": graph,
-                    "config_path": folder,
-                    "config": dict(config or {}),
-                    "param_index": idx,
-                    "revision_before": rev_before,
-                    "revision_after": rev_after,
-                    "value_before": before,
-                    "value_after": after,
-                    "last_value": last,
-                    "best_value": best,
-                }
-            )
-    return rows
