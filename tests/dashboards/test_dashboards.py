@@ -1,6 +1,7 @@
 """Dashboard ingestion: every promised file loaded or recorded missing, polite and fault-tolerant fetching,
-conditional re-runs, legacy sites, asv's own graph paths, parsers checked against the raw files, and a
-kill mid-crawl followed by a re-run ending where an uninterrupted run ends.
+conditional re-runs, legacy sites, asv's own graph paths, the series points model
+(``int_dashboard__measurements``) and the regressions model (``stg_dashboard__regressions``) checked
+against the raw files, and a kill mid-crawl followed by a re-run ending where an uninterrupted run ends.
 
 Every HTTP test runs against ``tests/dashboard_server.py`` on 127.0.0.1, serving the real dashboards from
 the fixtures folder (``dashboards/<set>``), with faults injected per path.
@@ -12,12 +13,12 @@ import asyncio
 import hashlib
 import itertools
 import json
-import math
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from email.utils import formatdate
 from pathlib import Path
 
@@ -26,22 +27,18 @@ import pytest
 from asv.graph import Graph
 
 from ingest.dashboards import (
-    DIALECT_0_1,
-    DIALECT_0_2,
-    DIALECT_ASV,
     DashboardUnreadable,
-    count_points,
     crawl_dashboard,
-    graph_path,
     ingest_dashboard_source,
     promised_files,
-    regressions_rows,
-    series_points,
     site_layout,
 )
+from ingest.dashboards.layout import DIALECT_0_1, DIALECT_0_2, DIALECT_ASV, check_document, graph_path
+from ingest.dashboards.load import count_points
 from ingest.http import FAILED, MISSING, OK, FetchPolicy, HttpFetcher, LocalFetcher
 from ingest.sources import DashboardSource
-from tests.support.common import PROJECT_ROOT, fixture_path
+from tests.support.warehouse import create_raw_schema
+from tests.support.common import PROJECT_ROOT, fixture_path, read_records
 from tests.support.dashboard_server import (
     DashboardServer,
     deleted,
@@ -460,29 +457,77 @@ def test_closing_a_crawl_early_stops_fetching():
     assert fetcher.stats.requests < 794 // 2
 
 
-# --- legacy sites and parsers -----------------------------------------------------------------------
+# --- legacy sites and the series/regressions models ---------------------------------------------------
+
+MODEL_SITES = ("django", "sympy", *LEGACY)
+POINT_COLUMNS = (
+    "file_path, machine, env_name, config, benchmark, revision, commit_hash, commit_date, param_index, "
+    "params, value, status"
+)
+
+
+def source_of(name: str) -> str:
+    return name.replace("/", "-")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    """One warehouse for the module: the real sites loaded from their folders, then dbt runs only the
+    series points model and the regressions model (and the staging models they read)."""
+    folder = tmp_path_factory.mktemp("dashboard_models")
+    db = folder / "warehouse.duckdb"
+    con = duckdb.connect(str(db))
+    try:
+        create_raw_schema(con)
+        for name in MODEL_SITES:
+            ingest_dashboard_source(con, DashboardSource(source_of(name), str(site(name))), LocalFetcher())
+    finally:
+        con.close()
+    dbt = [str(PROJECT_ROOT / ".venv" / "bin" / "dbt"), "run", "--quiet"]
+    models = ["--select", "+int_dashboard__measurements", "stg_dashboard__regressions"]
+    paths = ["--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+    paths += ["--target-path", str(folder / "target"), "--log-path", str(folder / "logs")]
+    run = subprocess.run(
+        dbt + models + paths, env={**os.environ, "DATASMITH_DB": str(db)}, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    return db
+
+
+def model_points(db: Path, name: str, where: str = "true", *params) -> list[dict]:
+    return read_records(
+        db,
+        f"""select {POINT_COLUMNS} from intermediate.int_dashboard__measurements
+            where source_name = ? and ({where}) order by file_path, revision, commit_date, param_index""",
+        source_of(name),
+        *params,
+    )
+
+
+def by_x_then_y(point: tuple) -> tuple:
+    x, y = point
+    return x, y is None, 0 if y is None else y
+
+
+def epoch_ms(moment) -> float:
+    return (moment - datetime(1970, 1, 1)).total_seconds() * 1000
 
 
 @pytest.mark.parametrize("name", LEGACY)
-def test_legacy_dashboards_load_with_points_having_commit_hashes(server, tmp_path, name):
+def test_legacy_dashboards_load_with_points_having_commit_hashes(server, tmp_path, models, name):
     db = tmp_path / "w.duckdb"
     report = ingest(db, name.replace("/", "-"), server.url(name + "/"))
-    index, layout = load_index(name), layout_of(name)
+    layout = layout_of(name)
     assert report.missing == 0 and report.dialect == layout.dialect
     assert report.absent_configs == (2 if name == "photutils-2016" else 0)
-    configs = {graph_path(c, layout.dialect): c for c in layout.configs}
-    loaded = query(
-        db, "select config_path, benchmark, content from raw.dashboard_files where kind = 'series'"
-    )
+    loaded = query(db, "select config_path, benchmark from raw.dashboard_files where kind = 'series'")
     assert {p for p in series_on_disk(site(name))} == {
-        f"graphs/{folder}/{bench}.json" for folder, bench, _ in loaded
+        f"graphs/{folder}/{bench}.json" for folder, bench in loaded
     }
-    points = [
-        point
-        for folder, bench, content in loaded
-        for point in series_points(index, configs[folder], bench, json.loads(content))
-    ]
-    assert points and all(p["commit_hash"] for p in points)
+    points = model_points(models, name)
+    on_disk = sum(count_points(json.loads((site(name) / p).read_text())) for p in series_on_disk(site(name)))
+    assert len(points) == on_disk > 0
+    assert all(p["commit_hash"] for p in points)
     if layout.dialect == DIALECT_0_1:  # x is the commit date; hashes are 8 characters
         assert all(p["revision"] is None and len(p["commit_hash"]) == 8 for p in points)
         assert min(p["commit_date"] for p in points).date().isoformat() == "2014-08-21"
@@ -490,23 +535,31 @@ def test_legacy_dashboards_load_with_points_having_commit_hashes(server, tmp_pat
         assert all(p["revision"] is not None and p["commit_date"] is not None for p in points)
 
 
-def test_series_points_match_the_raw_graph_files():
-    """dashboards/django: every point of every series file, read back as rows."""
+def test_series_points_match_the_raw_graph_files(models):
+    """dashboards/django: every point of every series file, read back as rows of the points model."""
     index, root = load_index("django"), site("django")
     files = {f.relative_path: f for f in promised_files(layout_of("django")) if f.kind == "series"}
     configs = {graph_path(c): c for c in index["graph_param_list"]}
+    by_file: dict[str, list[dict]] = {}
+    for p in model_points(models, "django"):
+        by_file.setdefault(p["file_path"], []).append(p)
+    assert set(by_file) <= series_on_disk(root)
     total = nulls = empty = 0
     for path in sorted(series_on_disk(root)):
         doc = json.loads((root / path).read_text())
         config, bench = configs[files[path].config_path], files[path].benchmark
-        points = series_points(index, config, bench, doc)
-        assert [(p["revision"], p["value"]) for p in points] == [(x, y) for x, y in doc]
-        for p, (x, y) in zip(points, doc, strict=True):
+        points = by_file.get(path, [])
+        assert sorted(((p["revision"], p["value"]) for p in points), key=by_x_then_y) == sorted(
+            ((x, y) for x, y in doc), key=by_x_then_y
+        ), path
+        for p in points:
+            x = p["revision"]
             assert p["commit_hash"] == index["revision_to_hash"][str(x)]
-            assert p["commit_date"].timestamp() * 1000 == pytest.approx(index["revision_to_date"][str(x)])
+            assert epoch_ms(p["commit_date"]) == pytest.approx(index["revision_to_date"][str(x)])
             assert (p["machine"], p["env_name"]) == (config["machine"], f"py{config['python']}")
+            assert json.loads(p["config"]) == config and p["benchmark"] == bench
             assert (p["param_index"], p["params"]) == (0, "")
-            assert p["status"] == ("failed" if y is None else "ok")
+            assert p["status"] == ("failed" if p["value"] is None else "ok")
         total += len(points)
         nulls += sum(y is None for _x, y in doc)
         empty += not doc
@@ -514,7 +567,7 @@ def test_series_points_match_the_raw_graph_files():
     assert total == sum(count_points(json.loads((root / p).read_text())) for p in series_on_disk(root))
 
 
-def test_series_points_expand_parameters_in_asv_order():
+def test_series_points_expand_parameters_in_asv_order(models):
     """sympy: parameterised points follow itertools.product over index.json's params, last fastest."""
     index, root = load_index("sympy"), site("sympy")
     config = index["graph_param_list"][0]
@@ -522,19 +575,20 @@ def test_series_points_expand_parameters_in_asv_order():
     for bench, spec in index["benchmarks"].items():
         if len(spec["params"]) < 2:
             continue
-        path = root / "graphs" / graph_path(config) / f"{bench}.json"
-        if not path.is_file() or not json.loads(path.read_text()):
+        relative = f"graphs/{graph_path(config)}/{bench}.json"
+        if not (root / relative).is_file() or not json.loads((root / relative).read_text()):
             continue
-        doc = json.loads(path.read_text())
-        points = series_points(index, config, bench, doc)
+        doc = json.loads((root / relative).read_text())
+        points = model_points(models, "sympy", "file_path = ?", relative)
         combos = list(itertools.product(*spec["params"]))
         assert len(points) == len(doc) * len(combos)
-        for p in points[: len(combos)]:
+        first = [p for p in points if p["revision"] == doc[0][0]]
+        assert [p["param_index"] for p in first] == list(range(len(combos)))
+        for p in first:
             expected = ", ".join(
                 f"{n}={v}" for n, v in zip(spec["param_names"], combos[p["param_index"]], strict=True)
             )
             assert p["params"] == expected
-        first = points[: len(combos)]
         assert [p["value"] for p in first] == doc[0][1]
         second_param = spec["params"][1]
         assert first[1]["params"].endswith(f"{spec['param_names'][1]}={second_param[1]}")
@@ -542,27 +596,43 @@ def test_series_points_expand_parameters_in_asv_order():
     assert checked >= 1
 
 
-def test_regressions_rows_read_both_layouts():
-    sympy = regressions_rows(json.loads((site("sympy") / "regressions.json").read_text()))
+def regressions(db: Path, name: str) -> list[dict]:
+    return read_records(
+        db,
+        """select benchmark, graph_path, config, param_index, legacy_layout, revision_before, revision_after,
+                  value_before, value_after
+           from staging.stg_dashboard__regressions where source_name = ?
+           order by benchmark, graph_path, param_index, revision_after""",
+        source_of(name),
+    )
+
+
+def test_the_regressions_model_reads_both_layouts(models):
     entries = json.loads((site("sympy") / "regressions.json").read_text())["regressions"]
+    sympy = regressions(models, "sympy")
     assert len(entries) == 112 and len(sympy) == sum(len(e[6]) for e in entries)
+    assert not any(r["legacy_layout"] for r in sympy)
     assert sum(r["revision_before"] is None for r in sympy) == 150  # fixtures README
-    assert len({r["entry_name"] for r in sympy if r["param_index"] is not None}) == 69
+    assert len({r["benchmark"] for r in sympy if r["param_index"] is not None}) == 69
     index = load_index("sympy")
-    assert {r["benchmark"] for r in sympy} <= set(index["benchmarks"])
-    assert {r["config_path"] for r in sympy} == {graph_path(index["graph_param_list"][0])}
+    assert {r["benchmark"].partition("(")[0] for r in sympy} <= set(index["benchmarks"])
+    config_paths = {r["graph_path"].removeprefix("graphs/").rpartition("/")[0] for r in sympy}
+    assert config_paths == {graph_path(index["graph_param_list"][0])}
 
     dask_doc = json.loads((site("dask-2017/dask") / "regressions.json").read_text())
-    dask = regressions_rows(dask_doc)  # 2017 layout: [name, graph, cfg, idx, [jumps, last, best]]
+    dask = regressions(models, "dask-2017/dask")  # 2017 layout: [name, graph, cfg, idx, [jumps, last, best]]
     assert [len(e) for e in dask_doc["regressions"]] == [5, 5, 5]
     assert len(dask) == sum(len(e[4][0]) for e in dask_doc["regressions"]) == 4
-    assert {r["config"]["python"] for r in dask} == {"3.5", "2.7"}
-    first = dask[0]
-    assert first["benchmark"] == "io.CSV.time_read_csv_meta" and first["param_index"] == 2
+    assert all(r["legacy_layout"] for r in dask)
+    assert {json.loads(r["config"])["python"] for r in dask} == {"3.5", "2.7"}
+    first = min((r for r in dask if r["param_index"] == 2), key=lambda r: r["revision_after"])
+    assert first["benchmark"].partition("(")[0] == "io.CSV.time_read_csv_meta"
     assert (first["revision_before"], first["revision_after"]) == (4759, 4795)
-    assert first["value_before"] < first["value_after"] and not math.isnan(first["last_value"])
+    assert first["value_before"] < first["value_after"]
 
-    django = regressions_rows(json.loads((site("django") / "regressions.json").read_text()))
+    django_doc = json.loads((site("django") / "regressions.json").read_text())
+    django = regressions(models, "django")
+    assert len(django) == sum(len(e[6]) for e in django_doc["regressions"]) > 0
     assert len({r["graph_path"] for r in django}) <= 49 and all(r["param_index"] is None for r in django)
 
 
@@ -612,7 +682,5 @@ def test_a_crawl_killed_mid_load_then_rerun_ends_identical_to_an_uninterrupted_r
 )
 def test_a_series_point_that_names_no_commit_makes_the_file_unusable(body, reason):
     """A y of the wrong type is judged per value by the models; a point without a numeric x has no commit."""
-    from ingest.dashboards import check_document
-
     assert check_document("series", body) == (None, reason)
     assert check_document("series", b'[[1, "x"], [2, [0.1, {}]], [3, NaN]]')[1] is None
