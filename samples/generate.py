@@ -135,8 +135,8 @@ real asv on every commit (virtualenv environment, Python {python}, default sampl
 recorded), publishes the asv dashboard, and copies the JSON here.
 
 The files under `project/` are data: their bytes make the commit hashes that everything here is keyed
-by, so ruff skips them (`extend-exclude` in pyproject.toml) and pytest never collects them (it collects
-`tests/` only). `tests/test_sample_project.py` checks that they still build the hashes of
+by, so ruff skips them (`extend-exclude` in pyproject.toml) and a plain `pytest` does not collect them
+(`testpaths` is `tests`). `tests/test_sample_project.py` checks that they still build the hashes of
 `ground_truth.json`.
 
 Regenerate with `make sample`, which runs `.venv/bin/python samples/generate.py`. It takes a minute or two

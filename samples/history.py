@@ -4,7 +4,8 @@ The project (``fastfuncs``) is real files under ``samples/project/``: one folder
 holding the whole files that the commit writes (the first folder is the initial tree; a later folder holds
 only what that commit adds or replaces). ``STEPS`` gives each folder its commit subject and the changes
 planted in it. The files are data: their bytes go into the commits as they are, so ruff leaves
-``samples/project`` alone and pytest never collects it (it collects ``tests/`` only).
+``samples/project`` alone (``extend-exclude``) and a plain ``pytest`` does not collect it (``testpaths`` is
+``tests``).
 
 Commit hashes are reproducible: names, e-mails, dates and file contents are fixed, and git runs with the
 user's and system's configuration switched off. The committed sample (``results/``, ``dashboard/``,
