@@ -19,9 +19,8 @@ from ingest.git_clones import CloneError, clone_path, clones_root, collect_chang
 from ingest.github_client import GitHubClient, load_token
 from ingest.github_discovery import discover
 from ingest.github_pulls import collect_pull_requests, merged_pull_requests
-from ingest.github_sources import GitHubSettings
 from ingest.github_store import diffed_commits
-from ingest.sources import Sources
+from ingest.sources import GitHubSettings, Sources
 from ingest.warehouse import WarehouseLockTimeout, connect_reader, writer_lock
 
 log = logging.getLogger("datasmith")
@@ -71,7 +70,7 @@ def _progress(context):
 
 
 def build_github_definitions(sources: Sources, db_path: Path) -> dg.Definitions:
-    settings: GitHubSettings | None = sources.section("github")
+    settings: GitHubSettings | None = sources.github
     if settings is None:
         return dg.Definitions()
     partitions = _partitions()

@@ -28,7 +28,7 @@ from ingest.git_clones import clone_path, collect_changed_files  # noqa: E402
 from ingest.github_client import GitHubClient  # noqa: E402
 from ingest.github_discovery import discover  # noqa: E402
 from ingest.github_pulls import collect_pull_requests, merged_pull_requests  # noqa: E402
-from ingest.github_sources import GitHubSettings  # noqa: E402
+from ingest.sources import GitHubSettings  # noqa: E402
 from ingest.warehouse import connect_writer  # noqa: E402
 from tests.github_server import FakeClock, FakeGitHub, FakeRepo, pull_request  # noqa: E402
 

@@ -22,7 +22,6 @@ from urllib.parse import quote, urlencode
 import duckdb
 
 from ingest.github_client import GitHubClient, GitHubError, GitHubResponse
-from ingest.github_sources import DEFAULT_SEARCH_QUERY, GitHubSettings
 from ingest.github_store import (
     add_candidates,
     record_fact,
@@ -32,6 +31,7 @@ from ingest.github_store import (
 )
 from ingest.identifiers import is_repo
 from ingest.results import _config_as_json
+from ingest.sources import DEFAULT_SEARCH_QUERY, GitHubSettings
 
 MAX_SEARCH_HITS = 1000
 MAX_FILE_SIZE = 384 * 1024  # code search indexes only files smaller than 384 KB
