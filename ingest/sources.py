@@ -311,7 +311,9 @@ class GitHubSettings(_Model):
     per repository; api_url: GitHub Enterprise or a local fake; search_query: the code search (sharded by
     size: on top); clones_dir: default <warehouse folder>/clones. Needs discover: true or repos (or both)."""
 
-    model_config = ConfigDict(json_schema_extra={"properties": {"top_n": {"type": "integer", "minimum": 1}}})
+    model_config = ConfigDict(
+        json_schema_extra=lambda schema: schema["properties"].update(top_n={"type": "integer"})
+    )
     also_allowed: ClassVar[tuple[str, ...]] = ("top_n",)
     discover: Flag = False
     repos: Annotated[tuple[Annotated[str, _checked(repo_problem, "repository")], ...], EmptyList] = ()
