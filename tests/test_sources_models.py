@@ -202,6 +202,10 @@ def test_an_old_section_name_stops_materialize_with_exit_2(tmp_path, capsys):
             "line 5: unknown machine fact 'gpu'; allowed: arch, cpu, num_cpu, os, ram",
         ),
         (
+            "benchmark_runner:\n  - repo: a/b\n    machine: a b\n    commits: [x]\n",
+            "line 3: machine 'a b' may hold only letters, digits, '.', '_' or '-'",
+        ),
+        (
             "benchmark_runner:\n  - repo: a/b\n    machine: m\n    from_commits_filtered: 0\n",
             "line 4: 'from_commits_filtered' must be a whole number of at least 1",
         ),
