@@ -1,6 +1,6 @@
 """Assets for the benchmark runner: measure a repository's commits with asv, then load the results.
 
-One dynamic partition per repository (`benchmark_repos`, keyed by the `benchmarks:` targets of the
+One dynamic partition per repository (`benchmark_repos`, keyed by the `benchmark_runner:` targets of the
 sources file; assets/partitions.py adds the keys to the instance when a run or the sensor needs them).
 The commits are batched inside the run:
 
@@ -56,7 +56,7 @@ def _progress(context):
 
 def partition_keys(sources: Sources) -> dict[str, KeysFunction]:
     """The runner's dynamic partitions (one per `benchmarks:` target key) and where their keys come from."""
-    section = sources.section("benchmarks")
+    section = sources.benchmark_runner
     if section is None or not section.targets:
         return {}
     return {PARTITIONS_NAME: lambda _db: section.keys}
@@ -65,12 +65,12 @@ def partition_keys(sources: Sources) -> dict[str, KeysFunction]:
 def build_benchmark_definitions(
     sources: Sources, db_path: Path, partitions: DynamicPartitions | None = None
 ) -> dg.Definitions:
-    section = sources.section("benchmarks")
+    section = sources.benchmark_runner
     if section is None or not section.targets:
         return dg.Definitions()
     db_path = Path(db_path)
     benchmark_repos = (partitions or DynamicPartitions(partition_keys(sources))).definition(PARTITIONS_NAME)
-    github = sources.section("github")
+    github = sources.github
     clones_dir = github.clones_dir if github is not None else None
     # A target that reads commits_filtered, or checks out the clone the GitHub stage makes (in
     # raw/github_commit_files, upstream of commits_filtered), runs after the GitHub stage. The dep is on the

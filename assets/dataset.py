@@ -27,11 +27,10 @@ class ReportSettings(dg.Config):
 
 
 def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions:
-    section = sources.section("agent_results")
-    agent_entries = section.entries if section is not None else ()
+    agent_entries = sources.dataset.agent_results
     # The pull requests in the GitHub marts came from the sources file's GitHub API: their comments,
     # reviews and merger must come from the same one (not GITHUB_API_URL or api.github.com).
-    github = sources.section("github")
+    github = sources.github
     github_api_url = github.api_url if github is not None else None
     clones_dir = github.clones_dir if github is not None else None  # where the GitHub stage cloned
 
@@ -44,7 +43,7 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
         ],
         pool="duckdb_writer",
         description=(
-            "Load the `agent_results:` folders of the sources file into raw.agent_* (kept apart from "
+            "Load the `dataset: agent_results:` folders of the sources file into raw.agent_* (kept apart from "
             "raw.asv_result_files, so an optimizer's runs never reach fct_measurements or detection)."
         ),
     )

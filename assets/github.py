@@ -30,8 +30,7 @@ from ingest.github import (
     load_token,
     merged_pull_requests,
 )
-from ingest.github_sources import GitHubSettings
-from ingest.sources import Sources
+from ingest.sources import GitHubSettings, Sources
 from ingest.warehouse import WarehouseLockTimeout, connect_reader, writer_lock
 
 log = logging.getLogger("datasmith")
@@ -56,7 +55,7 @@ def valid_repositories(db_path: Path) -> list[str]:
 
 def partition_keys(sources: Sources) -> dict[str, KeysFunction]:
     """The GitHub stage's dynamic partitions (one per benchmarked project) and where their keys come from."""
-    return {PARTITIONS_NAME: valid_repositories} if sources.section("github") is not None else {}
+    return {PARTITIONS_NAME: valid_repositories} if sources.github is not None else {}
 
 
 class GitHubResource(dg.ConfigurableResource):
@@ -80,7 +79,7 @@ def _progress(context):
 def build_github_definitions(
     sources: Sources, db_path: Path, partitions: DynamicPartitions | None = None
 ) -> dg.Definitions:
-    settings: GitHubSettings | None = sources.section("github")
+    settings: GitHubSettings | None = sources.github
     if settings is None:
         return dg.Definitions()
     partitions_def = (partitions or DynamicPartitions(partition_keys(sources))).definition(PARTITIONS_NAME)

@@ -28,7 +28,7 @@ from ingest.github.client import GitHubClient  # noqa: E402
 from ingest.github.clones import clone_path, collect_changed_files  # noqa: E402
 from ingest.github.discovery import discover  # noqa: E402
 from ingest.github.pulls import collect_pull_requests, merged_pull_requests  # noqa: E402
-from ingest.github_sources import GitHubSettings  # noqa: E402
+from ingest.sources import GitHubSettings  # noqa: E402
 from tests.support.github_server import FakeClock, FakeGitHub, FakeRepo, pull_request  # noqa: E402
 from tests.support.warehouse import connect_writer  # noqa: E402
 

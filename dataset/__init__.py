@@ -2,7 +2,7 @@
 
 
 def __getattr__(name: str):
-    # Lazy: the sources-file parser imports dataset.sources, which must not pull in pandas.
+    # Lazy: importing the package must not pull in pandas.
     if name in ("Dataset", "Task"):
         from dataset import api
 

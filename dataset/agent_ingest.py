@@ -1,4 +1,4 @@
-"""Load `agent_results:` folders (an optimizer's asv results) into raw.agent_result_files.
+"""Load `dataset: agent_results:` folders (an optimizer's asv results) into raw.agent_result_files.
 
 Same rules as the results ingest (each file once per distinct content, provenance kept, unusable
 files quarantined with the reason), but in tables of their own: an optimizer's runs are not history,
@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from dataset.sources import AgentResults
 from ingest.results import ResultsSourceError, discover_files
+from ingest.sources import AgentResults
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Prints fct_agent_scores (FormulaCode's advantage per agent run and level: parameter, function, class,
 module, overall) and, with --workloads, fct_agent_workloads (s_agent, s_human and the advantage per
-workload). The agent runs come from the sources file's `agent_results:` section, loaded and scored by
+workload). The agent runs come from the sources file's `dataset: agent_results:` section, loaded and scored by
 `datasmith materialize`.
 
 A run writing the warehouse holds its writer lock, and DuckDB refuses readers meanwhile: the score waits
@@ -130,7 +130,7 @@ def _print_scores(args: argparse.Namespace, db: Path) -> int:
         rows = score_rows(con, args.task, args.agent)
         if not rows:
             print("no agent results scored" + (f" for task {args.task}" if args.task else "") +
-                  ": list them under `agent_results:` in the sources file and run `datasmith materialize`")  # fmt: skip
+                  ": list them under `dataset: agent_results:` in the sources file and run `datasmith materialize`")  # fmt: skip
             return 1
         print("FormulaCode advantage, (s_agent - s_human) / sqrt(2), by level (0 = as fast as the human):")
         print(format_table(["agent", "task", "workloads", "gmean s_agent", "gmean s_human", *LEVELS], rows))

@@ -35,10 +35,10 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 
 from ingest.http import USER_AGENT, parse_retry_after
+from ingest.sources import DEFAULT_API_URL
 
 log = logging.getLogger("datasmith")
 
-DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 TOKEN_VARIABLES = ("GH_TOKEN", "GITHUB_TOKEN")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -30,8 +30,8 @@ from ingest.github.store import (
     stored_content,
     stored_page,
 )
-from ingest.github_sources import DEFAULT_SEARCH_QUERY, GitHubSettings
 from ingest.identifiers import is_repo
+from ingest.sources import DEFAULT_SEARCH_QUERY, GitHubSettings
 
 MAX_SEARCH_HITS = 1000
 MAX_FILE_SIZE = 384 * 1024  # code search indexes only files smaller than 384 KB

@@ -19,6 +19,7 @@ from benchmark_runner import run_benchmarks
 from benchmark_runner.cores import CoresError, allocate_cores
 from benchmark_runner.settings import RunSettings
 from benchmark_runner.store import read_records
+from benchmark_runner.targets import settings_for
 from benchmark_runner.warehouse import ingest_run_outputs
 from ingest.sources import SourcesError, load_sources
 from tests.support.runner_support import REPO, fake_asv, read_trace, toy_repository
@@ -225,7 +226,7 @@ def test_benchmarks_section_parses(tmp_path):
         results:
           - name: sample
             path: results
-        benchmarks:
+        benchmark_runner:
           - repo: Owner/Name
             clone: repo
             asv_config: conf/asv.conf.json
@@ -241,7 +242,7 @@ def test_benchmarks_section_parses(tmp_path):
             machine: box
     """,
     )
-    section = load_sources(file).section("benchmarks")
+    section = load_sources(file).benchmark_runner
     first, second = section.targets
     assert (first.key, first.source_name, first.clone) == (
         "owner.name",
@@ -263,7 +264,7 @@ def test_benchmarks_section_parses(tmp_path):
         "https://example.invalid/owner/other.git",
         "--interleave-rounds",
     )
-    run = first.settings_for(first.clone, tmp_path / "db" / "w.duckdb")
+    run = settings_for(first, first.clone, tmp_path / "db" / "w.duckdb")
     assert run.results_dir == tmp_path / "db" / "runner" / "results" and run.machine_facts == {
         "cpu": "test-cpu"
     }
@@ -272,7 +273,10 @@ def test_benchmarks_section_parses(tmp_path):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("  - repo: a/b\n    machine: m\n", r"line 2: a benchmarks target needs exactly one of 'commits' or"),
+        (
+            "  - repo: a/b\n    machine: m\n",
+            r"line 2: a benchmark_runner target needs exactly one of 'commits' or",
+        ),
         ("  - repo: a/b\n    machine: m\n    commits: [x]\n    jobz: 2\n", r"line 5: unknown key 'jobz'"),
         (
             "  - repo: ab\n    machine: m\n    commits: [x]\n",
@@ -282,19 +286,19 @@ def test_benchmarks_section_parses(tmp_path):
             "  - repo: a/b\n    machine: m\n    commits: [x]\n    jobs: 0\n",
             r"line 5: 'jobs' must be a whole number",
         ),
-        ("  - repo: a/b\n    commits: [x]\n", r"line 2: an entry of 'benchmarks' is missing 'machine'"),
+        ("  - repo: a/b\n    commits: [x]\n", r"line 2: an entry of 'benchmark_runner' is missing 'machine'"),
         (
             "  - repo: a/b\n    machine: m\n    commits: [x]\n    timeout_s: soon\n",
             r"line 5: 'timeout_s' must be",
         ),
         (
             "  - repo: a/b\n    machine: m\n    commits: [x]\n  - repo: a/b\n    machine: n\n    commits: [y]\n",
-            r"line 5: benchmarks target 'a.b' is listed twice \(first on line 2\)",
+            r"line 5: benchmark_runner target 'a.b' is listed twice \(first on line 2\)",
         ),
     ],
 )
 def test_benchmarks_section_errors_name_the_line(tmp_path, body, message):
-    file = write(tmp_path, "benchmarks:\n" + body)
+    file = write(tmp_path, "benchmark_runner:\n" + body)
     with pytest.raises(SourcesError, match=message):
         load_sources(file)
 
@@ -306,7 +310,7 @@ def test_run_source_name_may_not_clash(tmp_path):
         results:
           - name: run.a.b.m
             path: x
-        benchmarks:
+        benchmark_runner:
           - repo: a/b
             machine: m
             commits: [x]

@@ -102,7 +102,7 @@ def test_the_same_assets_run_under_the_multiprocess_executor(tmp_path, monkeypat
 def github_and_benchmarks(tmp_path: Path, config: Path, target: dict, **github) -> Path:
     document = {
         "github": {"api_url": "http://127.0.0.1:9", "repos": [REPO], **github},
-        "benchmarks": [{"repo": REPO, "asv_config": str(config), "machine": "dagster-box", **target}],
+        "benchmark_runner": [{"repo": REPO, "asv_config": str(config), "machine": "dagster-box", **target}],
     }
     file = tmp_path / "sources.yml"
     file.write_text(yaml.safe_dump(document, sort_keys=False))

@@ -63,7 +63,7 @@ def test_runner_measures_ingests_and_detection_finds_the_speedup(tmp_path):
     assert rows(db, "select count(*) from raw.benchmark_runs")[0][0] == 3
 
     # 3. the other commits; one given an impossible timeout ends `timeout`, the others finish
-    settings = target_settings(load_sources(sources).section("benchmarks").targets[0], db)
+    settings = target_settings(load_sources(sources).benchmark_runner.targets[0], db)
     rest = [sha for sha in shas if sha not in first]
     report = run_benchmarks(replace(settings, commit_timeouts={rest[-1]: 0.5}), rest)
     assert {r.commit: r.status for r in report.records} == {

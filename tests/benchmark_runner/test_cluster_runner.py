@@ -21,6 +21,7 @@ from benchmark_runner.cluster import ClusterError
 from benchmark_runner.cores import allocate_cores
 from benchmark_runner.settings import RunSettings
 from benchmark_runner.store import read_records
+from benchmark_runner.targets import settings_for
 from ingest.sources import SourcesError, load_sources
 from tests.support.common import materialize
 from tests.support.common import read_rows as rows
@@ -71,13 +72,13 @@ def settings(tmp: Path, toy, cluster: str, **extra) -> RunSettings:
 def test_cluster_key_parses_and_bad_addresses_are_refused(tmp_path):
     target = {"repo": REPO, "clone": "x", "commits": ["a"], "machine": "m"}
     file = write_benchmarks_sources(tmp_path, [{**target, "cluster": "tcp://10.0.0.5:8786"}])
-    assert load_sources(file).section("benchmarks").targets[0].cluster == "tcp://10.0.0.5:8786"
+    assert load_sources(file).benchmark_runner.targets[0].cluster == "tcp://10.0.0.5:8786"
     file = write_benchmarks_sources(tmp_path, [{**target, "cluster": "sched.json"}])
-    parsed = load_sources(file).section("benchmarks").targets[0]
+    parsed = load_sources(file).benchmark_runner.targets[0]
     assert parsed.cluster == str(tmp_path / "sched.json")  # a scheduler file, next to the sources file
-    assert parsed.settings_for("x", tmp_path / "w.duckdb").cluster == str(tmp_path / "sched.json")
+    assert settings_for(parsed, "x", tmp_path / "w.duckdb").cluster == str(tmp_path / "sched.json")
     file = write_benchmarks_sources(tmp_path, [target])
-    assert load_sources(file).section("benchmarks").targets[0].cluster is None  # local by default
+    assert load_sources(file).benchmark_runner.targets[0].cluster is None  # local by default
     file = write_benchmarks_sources(tmp_path, [{**target, "cluster": "tcp://host-without-port"}])
     with pytest.raises(SourcesError, match=r"sources.yml: line \d+: cluster 'tcp://host-without-port' must"):
         load_sources(file)

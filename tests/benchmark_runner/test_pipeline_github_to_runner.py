@@ -2,7 +2,7 @@
 
 One sources file: a `github:` section (the fake GitHub of tests/github_server.py, whose project
 datasmith-demo/fastfuncs is the demo sample's locally generated repository; it allows filters, as GitHub
-does, so the GitHub stage's clone really is blob-less) and a `benchmarks:` target for the same project with
+does, so the GitHub stage's clone really is blob-less) and a `benchmark_runner:` target for the same project with
 `from_commits_filtered` and no `clone:`, so the runner checks out the GitHub stage's clone. One
 `datasmith materialize` runs discovery, repos_valid, the pull requests, the changed files, commits_filtered,
 the benchmark runs and fct_measurements, in that order."""
@@ -85,7 +85,9 @@ def test_runner_measures_the_commits_the_github_stage_filtered(tmp_path, monkeyp
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     stderr = io.StringIO()
     with world.server, contextlib.redirect_stderr(stderr):
-        sources = write_github_sources(tmp_path, world.server.url, [PROJECT], also={"benchmarks": [target]})
+        sources = write_github_sources(
+            tmp_path, world.server.url, [PROJECT], also={"benchmark_runner": [target]}
+        )
         code = materialize(sources, db, "--select", "+key:fct_measurements or +key:fct_benchmark_runs")
     assert code == 0, stderr.getvalue()[-4000:]
 

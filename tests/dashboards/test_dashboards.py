@@ -37,7 +37,6 @@ from ingest.dashboards.layout import DIALECT_0_1, DIALECT_0_2, DIALECT_ASV, chec
 from ingest.dashboards.load import count_points
 from ingest.http import FAILED, MISSING, OK, FetchPolicy, HttpFetcher, LocalFetcher
 from ingest.sources import DashboardSource
-from tests.support.warehouse import create_raw_schema
 from tests.support.common import PROJECT_ROOT, fixture_path, read_records
 from tests.support.dashboard_server import (
     DashboardServer,
@@ -51,6 +50,7 @@ from tests.support.dashboard_server import (
     truncated,
     unavailable,
 )
+from tests.support.warehouse import create_raw_schema
 
 # Tests do not need to be polite to their own server; back-off is shortened, not skipped.
 FAST = FetchPolicy(requests_per_second=None, backoff_base_s=0.02, backoff_max_s=0.2)

@@ -51,6 +51,7 @@ def scored(tmp_path_factory) -> Path:
             {"name": "no-base", "path": str(no_base), "task_id": TASK},
         ],
     }
+    sources["dataset"] = {"agent_results": sources.pop("agent_results")}  # the dataset stage's section
     file = folder / "sources.yml"
     file.write_text(yaml.safe_dump(sources, sort_keys=False))
     return build_demo_warehouse(folder, file)
@@ -198,7 +199,8 @@ def test_bad_agent_results_entries_name_the_line(tmp_path, entry, message):
     file = tmp_path / "sources.yml"
     file.write_text(
         yaml.safe_dump(
-            {"results": [{"name": "sample", "path": "r"}], "agent_results": [entry]}, sort_keys=False
+            {"results": [{"name": "sample", "path": "r"}], "dataset": {"agent_results": [entry]}},
+            sort_keys=False,
         )
     )
     with pytest.raises(SourcesError, match=message) as caught:
@@ -207,6 +209,6 @@ def test_bad_agent_results_entries_name_the_line(tmp_path, entry, message):
 
 
 def test_the_demo_sources_list_the_measured_agents():
-    section = load_sources(SAMPLES / "sources.yml").section("agent_results")
-    assert {e.name for e in section.entries} == {"demo-human-patch", "demo-noop"}
-    assert all(e.task_id == TASK and e.path.is_dir() for e in section.entries)
+    entries = load_sources(SAMPLES / "sources.yml").dataset.agent_results
+    assert {e.name for e in entries} == {"demo-human-patch", "demo-noop"}
+    assert all(e.task_id == TASK and e.path.is_dir() for e in entries)

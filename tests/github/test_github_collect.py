@@ -12,8 +12,7 @@ from ingest.github.client import GitHubClient, GitHubError
 from ingest.github.clones import changed_files, clone_path, collect_changed_files, ensure_clone
 from ingest.github.discovery import DiscoveryReport, discover, search_asv_configs
 from ingest.github.pulls import collect_pull_requests, merged_pull_requests
-from ingest.github_sources import GitHubSettings
-from ingest.sources import SourcesError, load_sources
+from ingest.sources import GitHubSettings, SourcesError, load_sources
 from tests.support.github_server import FakeClock, FakeGitHub, FakeRepo, dropped, pull_request
 from tests.support.github_support import PROJECT, build_world
 from tests.support.warehouse import connect_writer
@@ -88,9 +87,9 @@ def test_a_query_github_refuses_is_said_plainly_and_a_configured_one_is_sent(clo
 def test_search_query_in_the_sources_file(tmp_path):
     file = tmp_path / "sources.yml"
     file.write_text("github:\n  discover: true\n  search_query: asv filename:asv.conf.json\n")
-    assert load_sources(file).section("github").search_query == "asv filename:asv.conf.json"
+    assert load_sources(file).github.search_query == "asv filename:asv.conf.json"
     file.write_text("github:\n  discover: true\n")
-    assert load_sources(file).section("github").search_query == "filename:asv.conf.json"
+    assert load_sources(file).github.search_query == "filename:asv.conf.json"
     file.write_text("github:\n  discover: true\n  search_query: filename:asv.conf.json size:0..10\n")
     with pytest.raises(SourcesError, match=r"sources.yml: line 3: .search_query. must not name size:"):
         load_sources(file)
@@ -208,7 +207,7 @@ def test_sources_mistakes_name_the_line(tmp_path, section, message):
 def test_sources_section_and_its_dbt_vars(tmp_path):
     file = tmp_path / "sources.yml"
     file.write_text("github:\n  discover: yes\n  repos: [django/django-asv]\n  min_stars: 5\n  top_n: 20\n")
-    settings = load_sources(file).section("github")
+    settings = load_sources(file).github
     assert (settings.discover, settings.repos, settings.max_repos, settings.max_pull_requests) == (
         True, ("django/django-asv",), 20, 5000,
     )  # fmt: skip

@@ -100,18 +100,26 @@ def sources_error(tmp_path: Path, text: str) -> str:
         ("github:\n  repos: [../..]\n", 2, "repository '../..' must be written as owner/name"),
         ("github:\n  repos: [django/django, -x/y]\n", 2, "'-x/y' must be written as owner/name"),
         ("github:\n  repos: [django/django]\n  api_url: htps://api.github.com\n", 3, "http(s) URL"),
-        ("benchmarks:\n  - repo: ../..\n    machine: m\n    commits: [abc1234]\n", 2, "repo '../..'"),
+        ("benchmark_runner:\n  - repo: ../..\n    machine: m\n    commits: [abc1234]\n", 2, "repo '../..'"),
         (
-            'benchmarks:\n  - repo: a/b\n    machine: m\n    commits: [abc1234]\n    name: "x\\n"\n',
+            'benchmark_runner:\n  - repo: a/b\n    machine: m\n    commits: [abc1234]\n    name: "x\\n"\n',
             5,
             "lower case",
         ),
-        ("agent_results:\n  - {name: a, path: x, repo: ../.., base_commit: abc1234}\n", 2, "repo '../..'"),
-        ('agent_results:\n  - {name: "a\\n", path: x, task_id: t}\n', 2, "lower case"),
-        ("agent_results:\n  - {name: a, path: x, repo: a/b, base_commit: --output=x}\n", 2, "commit hash"),
         (
-            'agent_results:\n  - {name: a, path: x, task_id: "t\\n"}\n',
-            2,
+            "dataset:\n  agent_results:\n  - {name: a, path: x, repo: ../.., base_commit: abc1234}\n",
+            3,
+            "repo '../..'",
+        ),
+        ('dataset:\n  agent_results:\n  - {name: "a\\n", path: x, task_id: t}\n', 3, "lower case"),
+        (
+            "dataset:\n  agent_results:\n  - {name: a, path: x, repo: a/b, base_commit: --output=x}\n",
+            3,
+            "commit hash",
+        ),
+        (
+            'dataset:\n  agent_results:\n  - {name: a, path: x, task_id: "t\\n"}\n',
+            3,
             "task_id 't\\n' holds control characters",
         ),
     ],
@@ -124,7 +132,7 @@ def test_every_section_uses_the_same_checks(tmp_path, text, line, words):
 def test_the_github_section_takes_an_api_url_in_any_case(tmp_path):
     file = tmp_path / "sources.yml"
     file.write_text("github:\n  repos: [django/django]\n  api_url: HTTPS://api.github.com/\n")
-    assert load_sources(file).section("github").api_url == "HTTPS://api.github.com"
+    assert load_sources(file).github.api_url == "HTTPS://api.github.com"
 
 
 def test_a_token_echoed_in_an_error_body_is_never_stored(tmp_path):

@@ -102,10 +102,11 @@ def test_replication_settings_become_dbt_vars_and_name_real_sources(tmp_path):
 results:
   - {name: a, path: x}
   - {name: b, path: y}
-replication:
-  min_shared_commits: 5
-  pairs:
-    - {a_source: a, a_machine: m1, b_source: b, b_machine: m2}
+detection:
+  replication:
+    min_shared_commits: 5
+    pairs:
+      - {a_source: a, a_machine: m1, b_source: b, b_machine: m2}
 """,
     )
     assert load_sources(file).dbt_vars() == {
@@ -114,9 +115,10 @@ replication:
     }
     bad = write(
         tmp_path,
-        "results:\n  - {name: a, path: x}\nreplication:\n  pairs:\n    - {a_source: a, a_machine: m, b_source: zz, b_machine: m}\n",
+        "results:\n  - {name: a, path: x}\ndetection:\n  replication:\n    pairs:\n"
+        "      - {a_source: a, a_machine: m, b_source: zz, b_machine: m}\n",
     )
-    with pytest.raises(SourcesError, match="line 5: replication names 'zz'"):
+    with pytest.raises(SourcesError, match="line 6: replication names 'zz'"):
         load_sources(bad)
 
 

@@ -133,7 +133,7 @@ def read_trace(trace: Path) -> list[dict]:
 def write_benchmarks_sources(
     folder: Path, targets: list[dict], results: dict[str, Path] | None = None
 ) -> Path:
-    document: dict = {"benchmarks": targets}
+    document: dict = {"benchmark_runner": targets}
     if results:
         document["results"] = [{"name": n, "path": str(p)} for n, p in results.items()]
     file = folder / "sources.yml"
