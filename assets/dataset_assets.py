@@ -11,7 +11,7 @@ from assets.resources import WarehouseResource
 from ingest.sources import Sources
 
 # The GitHub stage's marts the reports read when they exist (see datasmith.github_context).
-GITHUB_MARTS = ("dim_pull_requests", "commits_filtered", "fct_commit_files")
+GITHUB_MARTS = ("dim_pull_requests", "fct_core_commits", "fct_commit_files")
 AGENT_RAW_TABLES = {
     "agent_result_files": "Every file of every agent_results folder (an optimizer's asv results), once per distinct content.",
     "agent_runs": "The agent_results entries of the sources file, a new row whenever one changes.",
@@ -26,7 +26,7 @@ class ReportSettings(dg.Config):
     coverage: bool = True  # Codecov coverage when CODECOV_TOKEN is set
 
 
-def _models_in_manifest(names: tuple[str, ...]) -> list[str]:
+def _models_in_manifest(names: tuple[str, ...]) -> list[list[str]]:
     """The given dbt models that the project defines (so lineage shows them only when they exist)."""
     from assets.dbt_project import dbt_project
 
@@ -35,7 +35,7 @@ def _models_in_manifest(names: tuple[str, ...]) -> list[str]:
     except (OSError, ValueError, KeyError):
         return []
     present = {n.get("name") for n in nodes if n.get("resource_type") == "model"}
-    return [name for name in names if name in present]
+    return [["main", name] for name in names if name in present]
 
 
 def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions:
@@ -81,7 +81,8 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
         )
 
     @dg.asset(
-        deps=["fct_tasks", "int_series__points", *_models_in_manifest(GITHUB_MARTS)],
+        key_prefix="dataset",
+        deps=[["main", "fct_tasks"], ["main", "fct_series_points"], *_models_in_manifest(GITHUB_MARTS)],
         group_name="dataset",
         kinds={"python", "markdown", "duckdb"},
         pool="duckdb_writer",
@@ -136,8 +137,12 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
         )
 
     @dg.asset(
-        # repos_valid, when the GitHub stage is defined, gives the card each repository's license
-        deps=["fct_tasks", "fct_commit_reports", *_models_in_manifest(("repos_valid",))],
+        # dim_repositories, when the GitHub stage is defined, gives the card each repository's license
+        deps=[
+            ["main", "fct_tasks"],
+            ["main", "fct_commit_reports"],
+            *_models_in_manifest(("dim_repositories",)),
+        ],
         group_name="dataset",
         kinds={"python", "parquet"},
         pool="duckdb_writer",

@@ -24,7 +24,6 @@ def build_definitions(sources_file: Path | None = None, db_path: Path | None = N
     sources = load_sources(sources_file or sources_file_from_env())
     db_path = Path(db_path or db_path_from_env()).resolve()
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    os.environ["DATASMITH_DB"] = str(db_path)  # read by profiles.yml in the dbt subprocess
     os.environ["DATASMITH_SOURCES"] = str(sources.file)  # read by the dbt asset for its vars
 
     if not Path(dbt_project.manifest_path).exists():

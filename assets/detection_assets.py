@@ -29,8 +29,8 @@ class DetectionSettings(dg.Config):
     name="detect_breakpoints",
     specs=[
         dg.AssetSpec(
-            "breakpoints",
-            deps=["int_series__points", "dim_series"],
+            ["detection", "breakpoints"],
+            deps=[["main", "fct_series_points"], ["main", "dim_series"]],
             group_name="detection",
             kinds={"python", "duckdb"},
             description=(
@@ -40,8 +40,8 @@ class DetectionSettings(dg.Config):
             ),
         ),
         dg.AssetSpec(
-            "breakpoints_skipped",
-            deps=["int_series__points", "dim_series"],
+            ["detection", "skipped_series"],
+            deps=[["main", "fct_series_points"], ["main", "dim_series"]],
             group_name="detection",
             kinds={"python", "duckdb"},
             description="Series a method could not run on (too short, constant, ...), with the reason.",
@@ -74,7 +74,7 @@ def detect_breakpoints(
             full=config.full_refresh or os.environ.get("DATASMITH_DETECTION_FULL", "") == "1",
         )
     yield dg.MaterializeResult(
-        asset_key="breakpoints",
+        asset_key=["detection", "breakpoints"],
         metadata={
             "series": report.series,
             "series_detected": report.detected,
@@ -86,13 +86,13 @@ def detect_breakpoints(
         },
     )
     yield dg.MaterializeResult(
-        asset_key="breakpoints_skipped",
+        asset_key=["detection", "skipped_series"],
         metadata={f"skipped_{m}": n for m, n in report.skipped.items()},
     )
 
 
 @dg.asset(
-    deps=["fct_replication", "int_replication__pairs"],
+    deps=[["main", "fct_replication"], ["main", "fct_replication_pairs"]],
     group_name="replication",
     kinds={"python", "matplotlib"},
     pool="duckdb_writer",
@@ -113,7 +113,7 @@ def replication_plots(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     if not written:
         context.log.warning(
             "no pair of measurement sets shares a series and a change point: nothing to compare "
-            "(see int_replication__set_pairs for the pairs considered)"
+            "(see fct_replication_set_pairs for the pairs considered)"
         )
     preview = "\n\n".join(
         f"![{path.name}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"

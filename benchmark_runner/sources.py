@@ -6,7 +6,7 @@
                                            # GitHub stage has cloned the repository (ingest.git_clones)
         asv_config: ../asv.conf.json       # default: asv.conf.json in the clone; may live outside it
         commits: [49b197c4, 84667a78]      # explicit list ...
-        from_commits_filtered: 50          # ... or the latest N of the commits_filtered mart
+        from_commits_filtered: 50          # ... or the latest N of the fct_core_commits mart
         machine: ci-2core                  # asv machine name (required)
         machine_facts: {cpu: "AMD EPYC", ram: 8GB}   # optional fixed facts (arch, cpu, num_cpu, os, ram)
         jobs: 2                            # concurrent jobs (default 1)

@@ -77,7 +77,7 @@ class Sources:
     file: Path
     dashboards: tuple[DashboardSource, ...]
     results: tuple[ResultsSource, ...]
-    # Which measurement sets to compare (dbt vars of int_replication__set_pairs): explicit pairs of
+    # Which measurement sets to compare (dbt vars of fct_replication_set_pairs): explicit pairs of
     # {a_source, a_machine, b_source, b_machine}, and the shared commits needed for automatic pairs.
     replication_pairs: tuple[dict, ...] = ()
     replication_min_shared_commits: int = 10

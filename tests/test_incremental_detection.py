@@ -98,7 +98,7 @@ def test_incremental_run_redetects_only_changed_series(built):
         sid
         for (sid,) in read_rows(
             db,
-            "select series_id from intermediate.int_series__points "
+            "select series_id from main.fct_series_points "
             "join main.dim_series using (series_id) where machine = 'macos-12'",
         )
     }
