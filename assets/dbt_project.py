@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -66,3 +67,13 @@ def keep_partial_parse(invocation_target: Path) -> None:
     partial = target / f".{PARTIAL_PARSE}.{os.getpid()}"
     shutil.copyfile(state, partial)
     os.replace(partial, target / PARTIAL_PARSE)
+
+
+_BARE_KEY = re.compile(r"\bkey:([A-Za-z0-9_]+)(?![/\w*])")
+
+
+def with_table_names(selection: str) -> str:
+    """An asset selection in which `key:<table>` names a table in any schema as well as a one-part key:
+    `+key:fct_measurements` selects `main/fct_measurements` and its upstream, as before asset keys were
+    `[schema, table]`. Keys given with their schema (`key:main/fct_measurements`) or a wildcard are kept."""
+    return _BARE_KEY.sub(lambda m: f"(key:{m.group(1)} or key:*/{m.group(1)})", selection)

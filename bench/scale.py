@@ -49,7 +49,7 @@ REPOS = {
 }
 STAGES = (
     ("load+dbt", ["--select", "+key:fct_series_points or +key:dim_series"]),
-    ("detection", ["--select", "key:breakpoints or key:breakpoints_skipped"]),
+    ("detection", ["--select", "key:breakpoints or key:detection/skipped_series"]),
     ("rest", []),
 )
 

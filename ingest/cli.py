@@ -34,7 +34,7 @@ SELECTION_EXAMPLES = (
     ("key:raw/asv_result_files", "the results ingest (its five raw/* tables run together)"),
     ("+key:fct_measurements", "fct_measurements and everything upstream of it"),
     ("key:fct_measurements+", "fct_measurements and everything downstream of it"),
-    ("group:marts", "the dbt marts (upstream models must already exist)"),
+    ("group:measurements", "the measurements stage's dbt models (upstream models must already exist)"),
     ("kind:dbt", "every dbt model"),
 )
 
@@ -161,7 +161,7 @@ def materialize(
     os.environ["DATASMITH_SOURCES"] = str(sources_file)
     os.environ["DATASMITH_DB"] = str(db_path)
 
-    from assets.dbt_project import ensure_manifest
+    from assets.dbt_project import ensure_manifest, with_table_names
 
     ensure_manifest()
     from assets.definitions import build_definitions
@@ -169,9 +169,9 @@ def materialize(
     defs = build_definitions(sources_file, db_path)
     graph = defs.resolve_asset_graph()
     try:
-        selected = (dg.AssetSelection.from_string(select) if select else dg.AssetSelection.all()).resolve(
-            graph
-        )
+        selected = (
+            dg.AssetSelection.from_string(with_table_names(select)) if select else dg.AssetSelection.all()
+        ).resolve(graph)
     except dg.DagsterError as exc:
         print(f"datasmith: bad selection {select!r}: {exc}", file=sys.stderr)
         return 2

@@ -128,11 +128,13 @@ def test_a_target_on_the_github_stage_runs_after_it(tmp_path):
         assert results < loaded
         # the loader writes raw.asv_result_files & co. too: every model reading them is collated after it
         for model in ("stg_results__result_files", "stg_results__benchmarks", "stg_sources__source_registry"):
-            assert loaded < at[dg.AssetKey(model)] <= at[dg.AssetKey("fct_measurements")], (target, model)
+            assert (
+                loaded < at[dg.AssetKey(["staging", model])] <= at[dg.AssetKey(["main", "fct_measurements"])]
+            ), (target, model)
         if waits:
             assert (
                 at[dg.AssetKey(["raw", "github_commit_files"])]
-                < at[dg.AssetKey("fct_core_commits")]
+                < at[dg.AssetKey(["main", "fct_core_commits"])]
                 < results
             )
         else:

@@ -84,6 +84,7 @@ def test_version_prints_the_installed_version(capsys):
 def test_every_selection_example_in_the_help_selects_assets_of_the_real_definitions(tmp_path, capsys):
     import dagster as dg
 
+    from assets.dbt_project import with_table_names
     from assets.definitions import build_definitions
     from ingest.cli import SELECTION_EXAMPLES, main
 
@@ -96,13 +97,15 @@ def test_every_selection_example_in_the_help_selects_assets_of_the_real_definiti
     assert len(SELECTION_EXAMPLES) >= 5
     for selection, _ in SELECTION_EXAMPLES:
         assert f"--select '{selection}'" in help_text
-        selected = dg.AssetSelection.from_string(selection).resolve(graph)
+        selected = dg.AssetSelection.from_string(with_table_names(selection)).resolve(graph)
         assert selected, selection
     # what the examples say they select
-    resolve = dict((s, dg.AssetSelection.from_string(s).resolve(graph)) for s, _ in SELECTION_EXAMPLES)
+    resolve = dict(
+        (s, dg.AssetSelection.from_string(with_table_names(s)).resolve(graph)) for s, _ in SELECTION_EXAMPLES
+    )
     assert resolve["key:raw/source_registry"] == {dg.AssetKey(["raw", "source_registry"])}
     assert dg.AssetKey(["raw", "asv_result_files"]) in resolve["+key:fct_measurements"]
-    assert dg.AssetKey("fct_measurements") in resolve["key:fct_measurements+"]
+    assert dg.AssetKey(["main", "fct_measurements"]) in resolve["key:fct_measurements+"]
 
 
 def test_a_failed_step_shows_the_end_of_its_log_and_stdout_stays_off_the_terminal(tmp_path, capfd):
