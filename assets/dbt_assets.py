@@ -22,7 +22,7 @@ RUNNER_RUNS_KEY = dg.AssetKey(["raw", "benchmark_runs"])
 
 class WarehouseTranslator(DagsterDbtTranslator):
     """Asset keys are the tables dbt builds and reads: a model is `[<schema>, <model>]` (staging,
-    intermediate or main, as built), a source `[<source schema>, <identifier>]` (`["raw", "result_files"]`,
+    intermediate or main, as built), a source `[<source schema>, <identifier>]` (`["raw", "asv_result_files"]`,
     `["detection", "breakpoints"]`), which is the key of the Python asset that writes that table, so the
     two are one asset. Groups are dbt's own (one per stage, models/groups.yml): the default translator's."""
 
