@@ -210,3 +210,34 @@ def test_dbt_gets_the_warehouse_path_on_its_command_line(tmp_path):
     assert rendered.returncode == 0, rendered.stdout + rendered.stderr
     assert f"path: {tmp_path / 'wh.duckdb'}" in rendered.stdout, rendered.stdout
     assert "other.duckdb" not in rendered.stdout
+
+
+def test_a_bare_table_name_still_selects_its_schema_qualified_asset():
+    import dagster as dg
+
+    from assets.dbt_project import with_table_names
+
+    @dg.asset(key=["main", "fct_measurements"])
+    def fct(): ...
+
+    @dg.asset(key=["raw", "source_registry"])
+    def registry(): ...
+
+    @dg.asset(deps=[["main", "fct_measurements"]])
+    def replication_plots(): ...
+
+    graph = dg.Definitions(assets=[fct, registry, replication_plots]).resolve_asset_graph()
+
+    def resolve(selection: str) -> set[str]:
+        return {
+            k.to_user_string()
+            for k in dg.AssetSelection.from_string(with_table_names(selection)).resolve(graph)
+        }
+
+    assert resolve("key:fct_measurements+") == {"main/fct_measurements", "replication_plots"}
+    assert resolve("+key:replication_plots") == {"main/fct_measurements", "replication_plots"}
+    assert resolve("key:main/fct_measurements or key:raw/source_registry") == {
+        "main/fct_measurements",
+        "raw/source_registry",
+    }
+    assert with_table_names("key:*fct_measurements") == "key:*fct_measurements"
