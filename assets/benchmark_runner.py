@@ -72,13 +72,13 @@ def build_benchmark_definitions(
     benchmark_repos = (partitions or DynamicPartitions(partition_keys(sources))).definition(PARTITIONS_NAME)
     github = sources.github
     clones_dir = github.clones_dir if github is not None else None
-    # A target that reads commits_filtered, or checks out the clone the GitHub stage makes (in
-    # raw/github_commit_files, upstream of commits_filtered), runs after the GitHub stage. The dep is on the
+    # A target that reads fct_core_commits, or checks out the clone the GitHub stage makes (in
+    # raw/github_commit_files, upstream of fct_core_commits), runs after the GitHub stage. The dep is on the
     # unpartitioned mart: the repository partitions of the two stages have different keys.
     after_github = any(
         t.from_commits_filtered or (github is not None and t.clone is None) for t in section.targets
     )
-    upstream = model_keys("commits_filtered") if after_github else []
+    upstream = model_keys("fct_core_commits") if after_github else []
 
     @dg.asset(
         group_name="benchmark_runner",

@@ -34,7 +34,7 @@ SELECTION_EXAMPLES = (
     ("key:raw/asv_result_files", "the results ingest (its five raw/* tables run together)"),
     ("+key:fct_measurements", "fct_measurements and everything upstream of it"),
     ("key:fct_measurements+", "fct_measurements and everything downstream of it"),
-    ("group:marts", "the dbt marts (upstream models must already exist)"),
+    ("group:measurements", "the measurements stage's dbt models (upstream models must already exist)"),
     ("kind:dbt", "every dbt model"),
 )
 
@@ -198,9 +198,9 @@ def materialize(
     if select:
         select = resolve_bare_names(select, graph.get_all_asset_keys())
     try:
-        selected = (dg.AssetSelection.from_string(select) if select else dg.AssetSelection.all()).resolve(
-            graph
-        )
+        selected = (
+            dg.AssetSelection.from_string(select) if select else dg.AssetSelection.all()
+        ).resolve(graph)
     except dg.DagsterError as exc:
         print(f"datasmith: bad selection {select!r}: {exc}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from assets.resources import WarehouseResource
 from ingest.sources import Sources
 
 # The GitHub stage's marts the reports read when they exist (see dataset.github_context).
-GITHUB_MARTS = ("dim_pull_requests", "commits_filtered", "fct_commit_files")
+GITHUB_MARTS = ("dim_pull_requests", "fct_core_commits", "fct_commit_files")
 AGENT_RAW_TABLES = {
     "agent_result_files": "Every file of every agent_results folder (an optimizer's asv results), once per distinct content.",
     "agent_runs": "The agent_results entries of the sources file, a new row whenever one changes.",
@@ -69,7 +69,7 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
 
     @dg.asset(
         key=["dataset", "commit_reports"],
-        deps=[*model_keys("fct_tasks", "int_series__points"), *model_keys(*GITHUB_MARTS, only_present=True)],
+        deps=[*model_keys("fct_tasks", "fct_series_points"), *model_keys(*GITHUB_MARTS, only_present=True)],
         group_name="dataset",
         kinds={"python", "markdown", "duckdb"},
         pool="duckdb_writer",
@@ -124,8 +124,8 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
         )
 
     @dg.asset(
-        # repos_valid, when the GitHub stage is defined, gives the card each repository's license
-        deps=[*model_keys("fct_tasks", "fct_commit_reports"), *model_keys("repos_valid", only_present=True)],
+        # dim_repositories, when the GitHub stage is defined, gives the card each repository's license
+        deps=[*model_keys("fct_tasks", "fct_commit_reports"), *model_keys("dim_repositories", only_present=True)],
         group_name="dataset",
         kinds={"python", "parquet"},
         pool="duckdb_writer",

@@ -29,7 +29,7 @@ class DetectionSettings(dg.Config):
 
 def build_detection_definitions() -> dg.Definitions:
     """Detection's assets; their deps on dbt models carry the dbt layer's keys (assets.dbt_keys)."""
-    points = model_keys("int_series__points", "dim_series")
+    points = model_keys("fct_series_points", "dim_series")
 
     @dg.multi_asset(
         name="detect_breakpoints",
@@ -97,7 +97,7 @@ def build_detection_definitions() -> dg.Definitions:
         )
 
     @dg.asset(
-        deps=model_keys("fct_replication", "int_replication__pairs"),
+        deps=model_keys("fct_replication", "fct_replication_pairs"),
         group_name="detection",
         kinds={"python", "matplotlib"},
         pool="duckdb_writer",
@@ -118,7 +118,7 @@ def build_detection_definitions() -> dg.Definitions:
         if not written:
             context.log.warning(
                 "no pair of measurement sets shares a series and a change point: nothing to compare "
-                "(see int_replication__set_pairs for the pairs considered)"
+                "(see fct_replication_set_pairs for the pairs considered)"
             )
         preview = "\n\n".join(
             f"![{path.name}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"

@@ -1,10 +1,10 @@
 """Assets for the GitHub stage: discovery, merged pull requests and changed files (the ingest.github package
-does the work; dbt's repos_valid decides which projects go on).
+does the work; dbt's dim_repositories decides which projects go on).
 
-    raw_github_discovery  ->  repos_valid (dbt)  ->  raw_github_pull_requests [one partition per project]
-                                                 ->  raw_github_commit_files [same partitions]  ->  commits_filtered (dbt)
+    raw_github_discovery  ->  dim_repositories (dbt)  ->  raw_github_pull_requests [one partition per project]
+                                                 ->  raw_github_commit_files [same partitions]  ->  fct_core_commits (dbt)
 
-The partitions (``github_repos``) are the benchmarked projects of ``repos_valid``: `datasmith materialize`
+The partitions (``github_repos``) are the benchmarked projects of ``dim_repositories``: `datasmith materialize`
 adds them when their step comes (assets.partitions), `dagster dev` through the partitions sensor.
 """
 
@@ -38,14 +38,16 @@ PARTITIONS_NAME = "github_repos"
 
 
 def valid_repositories(db_path: Path) -> list[str]:
-    """The benchmarked projects in repos_valid, by stars (none before the first dbt build)."""
+    """The benchmarked projects in dim_repositories, by stars (none before the first dbt build)."""
     if not Path(db_path).exists():
         return []
     try:
         with writer_lock(db_path, timeout_s=30):  # a reader must not meet a half-written file
             con = connect_reader(db_path)
             try:
-                rows = con.execute("select repo_name from main.repos_valid order by stars_rank").fetchall()
+                rows = con.execute(
+                    "select repo_name from main.dim_repositories order by stars_rank"
+                ).fetchall()
                 return [name for (name,) in rows]
             finally:
                 con.close()
@@ -84,7 +86,7 @@ def build_github_definitions(
         return dg.Definitions()
     partitions_def = (partitions or DynamicPartitions(partition_keys(sources))).definition(PARTITIONS_NAME)
     clones = clones_root(db_path, settings.clones_dir)
-    repos_valid = model_keys("repos_valid")  # the dbt model that lists the projects to go on with
+    dim_repositories = model_keys("dim_repositories")  # the dbt model that lists the projects to go on with
 
     @dg.multi_asset(
         name="raw_github_discovery",
@@ -145,14 +147,14 @@ def build_github_definitions(
                 ["raw", "github_pull_pages"],
                 kinds={"duckdb", "github"},
                 group_name="github",
-                deps=repos_valid,
+                deps=dim_repositories,
                 description="Closed pull requests of a benchmarked project, 100 per page, most discussed first.",
             ),
             dg.AssetSpec(
                 ["raw", "github_pull_crawls"],
                 kinds={"duckdb"},
                 group_name="github",
-                deps=repos_valid,
+                deps=dim_repositories,
                 description="Each collection of a project's pull requests; an unfinished one resumes.",
             ),
         ],
@@ -214,11 +216,11 @@ def build_github_definitions(
         progress = _progress(context)
         with warehouse.get_connection() as con:
             row = con.execute(
-                "select clone_url, default_branch from main.repos_valid where lower(repo_name) = lower(?)",
+                "select clone_url, default_branch from main.dim_repositories where lower(repo_name) = lower(?)",
                 [repo_name],
             ).fetchone()
             if row is None:
-                raise dg.Failure(f"{repo_name} is not in repos_valid (run the discovery and dbt first)")
+                raise dg.Failure(f"{repo_name} is not in dim_repositories (run the discovery and dbt first)")
             commits = [pr["merge_commit_sha"] for pr in merged_pull_requests(con, repo_name, row[1])]
             pending = set(commits) - diffed_commits(con, repo_name)
         path = clone_path(Path(clones), repo_name)

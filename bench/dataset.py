@@ -58,7 +58,7 @@ def plain_reports(con, db: Path, out: Path) -> int:
     tasks = load_tasks(con)
     for task in tasks:
         points = con.execute(
-            """select position, commit_hash, commit_date, value from intermediate.int_series__points
+            """select position, commit_hash, commit_date, value from main.fct_series_points
                where series_id = ? order by position""",
             [task["top_series_id"]],
         ).fetchall()

@@ -7,7 +7,7 @@ process tree (``/usr/bin/time -v`` reports the largest process), and the warehou
 growth exponent of each stage's time between consecutive sizes (log t2/t1 / log n2/n1).
 
 Stages, each one `datasmith materialize --select ...` in a fresh process:
-  load+dbt   ingest and dbt up to int_series__points and dim_series
+  load+dbt   ingest and dbt up to fct_series_points and dim_series
   detection  the breakpoints assets (a full run: the warehouse is new)
   rest       a whole materialisation again: nothing new to ingest, dbt rebuilt, detection
              incremental (nothing changed), the marts and the dataset stage
@@ -48,8 +48,8 @@ REPOS = {
     "sympy-v1": "sympy/sympy",
 }
 STAGES = (
-    ("load+dbt", ["--select", "+key:int_series__points or +key:dim_series"]),
-    ("detection", ["--select", "key:breakpoints or key:breakpoints_skipped"]),
+    ("load+dbt", ["--select", "+key:fct_series_points or +key:dim_series"]),
+    ("detection", ["--select", "key:breakpoints or key:detection/skipped_series"]),
     ("rest", []),
 )
 

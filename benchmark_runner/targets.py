@@ -76,7 +76,7 @@ def target_commits(target: BenchmarkTarget, db_path: Path) -> list[str]:
         return list(target.commits)
     commits = _read(db_path, lambda con: filtered_commits(con, target.repo, target.from_commits_filtered))
     if commits is None:
-        raise LookupError(f"no warehouse at {db_path} to read commits_filtered from")
+        raise LookupError(f"no warehouse at {db_path} to read fct_core_commits from")
     return commits
 
 

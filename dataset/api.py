@@ -9,7 +9,7 @@
             task.report               # the Markdown report
             task.series("bench_core.time_fib")   # pandas DataFrame of the measured points around it
 
-It reads fct_tasks, fct_commit_reports, dim_series and int_series__points through
+It reads fct_tasks, fct_commit_reports, dim_series and fct_series_points through
 ingest.warehouse.connect_reader, so it needs no folder layout and never writes.
 """
 
@@ -104,14 +104,14 @@ class Task:
                ),
                change as (
                    select p.series_id, min(p.position) as position_after
-                   from intermediate.int_series__points as p join chosen using (series_id)
+                   from main.fct_series_points as p join chosen using (series_id)
                    where p.commit_hash = $commit group by p.series_id
                )
                select s.source_name, s.machine, s.env_name, s.benchmark, s.params, p.position, p.commit_hash,
                       p.revision, p.commit_date, p.value, s.unit, p.position >= change.position_after as is_after_change
                from chosen
                join main.dim_series as s using (series_id)
-               join intermediate.int_series__points as p using (series_id)
+               join main.fct_series_points as p using (series_id)
                left join change using (series_id)
                order by s.machine, s.params, p.position""",
             id=self.commit_task_id, benchmark=benchmark, params=params, machine=machine, commit=self.commit_hash,

@@ -143,12 +143,12 @@ def _month_mask(table, month: str):
 
 def _licenses(con: duckdb.DuckDBPyConnection, repos: tuple[str, ...]) -> dict[str, str | None]:
     """Each task repository's license (an SPDX id, or GitHub's NOASSERTION) from the GitHub stage's
-    repos_valid, matched by name case-insensitively; None when the stage has none for it (or did not run)."""
+    dim_repositories, matched by name case-insensitively; None when the stage has none for it (or did not run)."""
     found: dict[str, str | None] = dict.fromkeys(repos)
-    if {"repo_name", "license_spdx"} <= relation_columns(con, "repos_valid"):
+    if {"repo_name", "license_spdx"} <= relation_columns(con, "dim_repositories"):
         by_name = {
             repo.lower(): spdx
-            for repo, spdx in con.execute("select repo_name, license_spdx from main.repos_valid").fetchall()
+            for repo, spdx in con.execute("select repo_name, license_spdx from main.dim_repositories").fetchall()
         }
         for repo in repos:
             found[repo] = by_name.get(repo.lower())

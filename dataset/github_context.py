@@ -2,7 +2,7 @@
 
 Contract (the GitHub stage's dbt models): ``dim_pull_requests(repo_name, pr_number, title, body, labels,
 author_login, merged_at, merge_commit_sha, base_sha, base_ref, head_sha, html_url)``,
-``commits_filtered(repo_name, commit_sha, pr_number, ...)`` and ``fct_commit_files(repo_name,
+``fct_core_commits(repo_name, commit_sha, pr_number, ...)`` and ``fct_commit_files(repo_name,
 commit_sha, path, additions, deletions, is_core)``. Any of them may be absent (a warehouse built
 without a ``github:`` section, or before that stage ran): every lookup then answers None and the
 task keeps its row with null pull-request fields.
@@ -41,7 +41,7 @@ def relation_columns(con: duckdb.DuckDBPyConnection, name: str, schema: str = "m
 
 
 def pull_request_for(con: duckdb.DuckDBPyConnection, repo: str, commit_sha: str) -> PullRequest | None:
-    """The merged pull request that landed commit_sha: by commits_filtered's pr_number, else by merge commit."""
+    """The merged pull request that landed commit_sha: by fct_core_commits's pr_number, else by merge commit."""
     columns = relation_columns(con, "dim_pull_requests")
     if not {"repo_name", "pr_number", "merge_commit_sha"} <= columns:
         return None
@@ -52,9 +52,9 @@ def pull_request_for(con: duckdb.DuckDBPyConnection, repo: str, commit_sha: str)
     }  # fmt: skip
     selected = [f"pr.{column}" for column in optional if column in columns]
     by_commit = ""
-    if {"repo_name", "commit_sha", "pr_number"} <= relation_columns(con, "commits_filtered"):
+    if {"repo_name", "commit_sha", "pr_number"} <= relation_columns(con, "fct_core_commits"):
         by_commit = """or pr.pr_number in (
-            select pr_number from main.commits_filtered where lower(repo_name) = lower($repo) and commit_sha = $sha)"""
+            select pr_number from main.fct_core_commits where lower(repo_name) = lower($repo) and commit_sha = $sha)"""
     row = con.execute(
         f"""select pr.pr_number, pr.merge_commit_sha {"".join(", " + s for s in selected)}
             from main.dim_pull_requests as pr

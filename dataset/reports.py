@@ -1,6 +1,6 @@
 """One Markdown report per task (an improving commit), with a PNG of its most improved series.
 
-Everything is read from the warehouse (fct_tasks, int_series__points, fct_performance_improvements,
+Everything is read from the warehouse (fct_tasks, fct_series_points, fct_performance_improvements,
 and the GitHub stage's marts when present) and from the repository's local clone when there is one.
 The reports go to ``<warehouse folder>/reports/`` and, with their fields, to ``dataset.commit_reports``
 (replaced as a whole on every run: it is derived data, exposed by the dbt model fct_commit_reports).
@@ -63,9 +63,9 @@ def load_tasks(con: duckdb.DuckDBPyConnection) -> list[dict]:
 
 
 def series_points(con: duckdb.DuckDBPyConnection, series_ids: list[str]) -> dict[str, list[tuple]]:
-    """The points of these series, in order, by series (one query: int_series__points is a view)."""
+    """The points of these series, in order, by series (one query: fct_series_points is a view)."""
     rows = con.execute(
-        """select series_id, position, commit_hash, commit_date, value from intermediate.int_series__points
+        """select series_id, position, commit_hash, commit_date, value from main.fct_series_points
            where list_contains($ids, series_id) order by series_id, position""",
         {"ids": series_ids},
     ).fetchall()

@@ -17,7 +17,7 @@ PAIRS_SQL = """
 select method, a_source, a_machine, b_source, b_machine,
        list(log_speedup_a order by commit_after, benchmark, params) as a,
        list(log_speedup_b order by commit_after, benchmark, params) as b
-from intermediate.int_replication__pairs
+from main.fct_replication_pairs
 group by all
 order by all
 """

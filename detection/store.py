@@ -1,6 +1,6 @@
 """Change-point detection over the warehouse: read the series, detect, write detection.*.
 
-Reads `int_series__points` joined to `dim_series`, runs `detect_many` over all cores, and writes
+Reads `fct_series_points` joined to `dim_series`, runs `detect_many` over all cores, and writes
 detection.breakpoints and detection.skipped_series in one transaction (a crash leaves the previous
 tables).
 
@@ -46,7 +46,7 @@ FINGERPRINTS_SQL = """
 select points.series_id,
        concat_ws(':', count(*), bit_xor(hash(points.position, points.value, points.ci_99_a, points.ci_99_b)),
                  any_value(series.benchmark_type)) as fingerprint
-from intermediate.int_series__points as points
+from main.fct_series_points as points
 join main.dim_series as series using (series_id)
 group by points.series_id
 """
@@ -119,7 +119,7 @@ def iter_series(
                   list(points.value order by points.position)   as point_values,
                   list(points.ci_99_a order by points.position) as ci_99_a,
                   list(points.ci_99_b order by points.position) as ci_99_b
-           from intermediate.int_series__points as points
+           from main.fct_series_points as points
            join main.dim_series as series using (series_id)
            {restrict}
            group by all

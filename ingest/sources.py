@@ -362,7 +362,7 @@ class GitHubSettings(_Model):
 class BenchmarkTarget(_Model):
     """A repository the runner measures on one machine: repo, machine (required); clone (a local clone or
     git URL; default the GitHub stage's clone); asv_config (default asv.conf.json in the clone); commits
-    (a list) or from_commits_filtered (the latest N of commits_filtered); machine_facts (arch, cpu, num_cpu,
+    (a list) or from_commits_filtered (the latest N of fct_core_commits); machine_facts (arch, cpu, num_cpu,
     os, ram); jobs, cores_per_job (default 1); timeout_s per job (default 3600); asv_args; python (default
     the config's first); name (the partition key, default <owner>.<name>); work_dir, results_dir (default
     <warehouse dir>/runner/work|results); cluster (a Dask scheduler address or file; default: here).
@@ -450,7 +450,7 @@ class ReplicationPair(_Model):
 
 
 class ReplicationSettings(_Model):
-    """Which measurement sets to compare (dbt vars of int_replication__set_pairs): explicit pairs, and the
+    """Which measurement sets to compare (dbt vars of fct_replication_set_pairs): explicit pairs, and the
     shared commits automatic pairs need."""
 
     pairs: Annotated[tuple[ReplicationPair, ...], EmptyList] = ()

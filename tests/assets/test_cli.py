@@ -84,7 +84,7 @@ def test_version_prints_the_installed_version(capsys):
 def test_every_selection_example_in_the_help_selects_assets_of_the_real_definitions(tmp_path, capsys):
     import dagster as dg
 
-    from assets.cli import SELECTION_EXAMPLES, main
+    from assets.cli import SELECTION_EXAMPLES, main, resolve_bare_names
     from assets.definitions import build_definitions
 
     with pytest.raises(SystemExit):
@@ -93,16 +93,19 @@ def test_every_selection_example_in_the_help_selects_assets_of_the_real_definiti
     graph = build_definitions(
         PROJECT_ROOT / "samples" / "sources.yml", tmp_path / "w.duckdb"
     ).resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
     assert len(SELECTION_EXAMPLES) >= 5
     for selection, _ in SELECTION_EXAMPLES:
         assert f"--select '{selection}'" in help_text
-        selected = dg.AssetSelection.from_string(selection).resolve(graph)
+        selected = dg.AssetSelection.from_string(resolve_bare_names(selection, keys)).resolve(graph)
         assert selected, selection
     # what the examples say they select
-    resolve = dict((s, dg.AssetSelection.from_string(s).resolve(graph)) for s, _ in SELECTION_EXAMPLES)
+    resolve = dict(
+        (s, dg.AssetSelection.from_string(resolve_bare_names(s, keys)).resolve(graph)) for s, _ in SELECTION_EXAMPLES
+    )
     assert resolve["key:raw/source_registry"] == {dg.AssetKey(["raw", "source_registry"])}
     assert dg.AssetKey(["raw", "asv_result_files"]) in resolve["+key:fct_measurements"]
-    assert dg.AssetKey("fct_measurements") in resolve["key:fct_measurements+"]
+    assert dg.AssetKey(["main", "fct_measurements"]) in resolve["key:fct_measurements+"]
 
 
 def test_a_failed_step_shows_the_end_of_its_log_and_stdout_stays_off_the_terminal(tmp_path, capfd):

@@ -19,18 +19,18 @@ def test_ingest_assets_and_dbt_models_form_one_graph(tmp_path):
     ensure_manifest()
     defs = build_definitions(DEMO_SOURCES, tmp_path / "w.duckdb")
     graph = defs.resolve_asset_graph()
-    fct = dg.AssetKey("fct_measurements")
+    fct = dg.AssetKey(["main", "fct_measurements"])
     upstream = dg.AssetSelection.assets(fct).upstream().resolve(graph)
     for key in (
         ["raw", "asv_result_files"],
         ["raw", "asv_benchmark_files"],
         ["raw", "asv_config_files"],
         ["raw", "source_registry"],
-        ["stg_results__result_files"],
-        ["int_results__measurements"],
+        ["staging", "stg_results__result_files"],
+        ["intermediate", "int_results__measurements"],
     ):
         assert dg.AssetKey(key) in upstream, key
-    assert {dg.AssetKey("dim_benchmarks"), dg.AssetKey("dim_machines")} <= (
+    assert {dg.AssetKey(["main", "dim_benchmarks"]), dg.AssetKey(["main", "dim_machines"])} <= (
         dg.AssetSelection.assets(fct).downstream().resolve(graph)
     )
     raw = graph.get(dg.AssetKey(["raw", "asv_result_files"]))

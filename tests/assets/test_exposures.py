@@ -22,7 +22,7 @@ def test_each_exposure_depends_on_what_its_dagster_asset_reads(tmp_path):
         assert exposure["description"].strip() and exposure["owner"]["name"]
         models = {n.split(".")[-1] for n in exposure["depends_on"]["nodes"]}
         assert models and all(n.startswith("model.") for n in exposure["depends_on"]["nodes"])
-        key = next(k for k in graph.get_all_asset_keys() if k.path[-1] == name)  # [schema, table] keys
+        (key,) = [k for k in graph.get_all_asset_keys() if k.path[-1] == name]  # [schema, table] keys
         reads = {k.path[-1] for k in graph.get(key).parent_keys}
         assert models <= reads, (name, models - reads)
     # exposures document the lineage; they add no Dagster assets

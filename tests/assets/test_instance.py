@@ -94,7 +94,7 @@ def test_the_sample_materialised_by_the_cli_is_what_dagster_dev_shows_and_dbt_pa
         run_ids = {r.run_id for r in runs}
         for key in (
             dg.AssetKey(["raw", "asv_result_files"]),
-            dg.AssetKey("fct_measurements"),
+            dg.AssetKey(["main", "fct_measurements"]),
             dg.AssetKey(["detection", "breakpoints"]),
         ):
             event = instance.get_latest_materialization_event(key)
@@ -102,7 +102,7 @@ def test_the_sample_materialised_by_the_cli_is_what_dagster_dev_shows_and_dbt_pa
         # row counts and column schemas on the dbt models, read from this warehouse (whose file name is
         # not the one the manifest was parsed against)
         metadata = instance.get_latest_materialization_event(
-            dg.AssetKey("fct_measurements")
+            dg.AssetKey(["main", "fct_measurements"])
         ).asset_materialization.metadata
         assert (
             metadata["dagster/row_count"].value
@@ -110,7 +110,9 @@ def test_the_sample_materialised_by_the_cli_is_what_dagster_dev_shows_and_dbt_pa
         )
         columns = {c.name for c in metadata["dagster/column_schema"].schema.columns}
         assert {"benchmark", "value", "commit_hash"} <= columns
-        dbt_checks = [k for k in graph.asset_check_keys if k.asset_key == dg.AssetKey("fct_measurements")]
+        dbt_checks = [
+            k for k in graph.asset_check_keys if k.asset_key == dg.AssetKey(["main", "fct_measurements"])
+        ]
         assert dbt_checks
         executions = instance.event_log_storage.get_latest_asset_check_execution_by_key(dbt_checks)
         assert set(executions) == set(dbt_checks)

@@ -372,11 +372,11 @@ def test_from_commits_filtered_reads_the_latest_n(tmp_path):
     from benchmark_runner.warehouse import filtered_commits
 
     con = duckdb.connect()
-    with pytest.raises(LookupError, match="no commits_filtered table yet"):
+    with pytest.raises(LookupError, match="no fct_core_commits table yet"):
         filtered_commits(con, REPO, 2)
-    con.execute("create table commits_filtered (repo_name varchar, commit_sha varchar, merged_at timestamp)")
+    con.execute("create table fct_core_commits (repo_name varchar, commit_sha varchar, merged_at timestamp)")
     con.execute(
-        """insert into commits_filtered values (?, 'a', '2024-01-01'), (?, 'c', '2024-01-03'),
+        """insert into fct_core_commits values (?, 'a', '2024-01-01'), (?, 'c', '2024-01-03'),
            (?, 'b', '2024-01-02'), ('other/repo', 'z', '2024-02-01')""",
         [REPO, REPO, REPO],
     )

@@ -111,7 +111,7 @@ def github_and_benchmarks(tmp_path: Path, config: Path, target: dict, **github) 
 
 def test_a_target_on_the_github_stage_runs_after_it(tmp_path):
     """`from_commits_filtered`, or no `clone:` (the GitHub stage's clone), puts benchmark_results after
-    commits_filtered (itself after the clone and its changed files) in `datasmith materialize`'s runs;
+    fct_core_commits (itself after the clone and its changed files) in `datasmith materialize`'s runs;
     a target with its own commits and clone waits for nothing, as before. Either way the results models
     are collated after the runner's results are loaded."""
     from assets.cli import _steps
@@ -134,12 +134,14 @@ def test_a_target_on_the_github_stage_runs_after_it(tmp_path):
         results, loaded = at[dg.AssetKey("benchmark_results")], at[dg.AssetKey(["raw", "benchmark_runs"])]
         assert results < loaded
         # the loader writes raw.asv_result_files & co. too: every model reading them is collated after it
-        for model in ("stg_results__result_files", "stg_results__benchmarks", "stg_ingest__sources"):
-            assert loaded < at[dg.AssetKey(model)] <= at[dg.AssetKey("fct_measurements")], (target, model)
+        for model in ("stg_results__result_files", "stg_results__benchmarks", "stg_sources__source_registry"):
+            assert (
+                loaded < at[dg.AssetKey(["staging", model])] <= at[dg.AssetKey(["main", "fct_measurements"])]
+            ), (target, model)
         if waits:
             assert (
                 at[dg.AssetKey(["raw", "github_commit_files"])]
-                < at[dg.AssetKey("commits_filtered")]
+                < at[dg.AssetKey(["main", "fct_core_commits"])]
                 < results
             )
         else:

@@ -4,7 +4,7 @@ One sources file: a `github:` section (the fake GitHub of tests/github_server.py
 datasmith-demo/fastfuncs is the demo sample's locally generated repository; it allows filters, as GitHub
 does, so the GitHub stage's clone really is blob-less) and a `benchmark_runner:` target for the same project with
 `from_commits_filtered` and no `clone:`, so the runner checks out the GitHub stage's clone. One
-`datasmith materialize` runs discovery, repos_valid, the pull requests, the changed files, commits_filtered,
+`datasmith materialize` runs discovery, dim_repositories, the pull requests, the changed files, fct_core_commits,
 the benchmark runs and fct_measurements, in that order."""
 
 from __future__ import annotations
@@ -116,10 +116,10 @@ def test_runner_measures_the_commits_the_github_stage_filtered(tmp_path, monkeyp
         common = git("-C", str(worktree), "rev-parse", "--path-format=absolute", "--git-common-dir").strip()
         assert Path(common) == clone
 
-    # the measured commits are exactly those commits_filtered chose, and every job ended ok
+    # the measured commits are exactly those fct_core_commits chose, and every job ended ok
     chosen = rows(
         db,
-        "select commit_sha from main.commits_filtered where repo_name = ? order by merged_at desc limit ?",
+        "select commit_sha from main.fct_core_commits where repo_name = ? order by merged_at desc limit ?",
         PROJECT,
         LATEST,
     )

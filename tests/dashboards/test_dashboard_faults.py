@@ -195,7 +195,7 @@ def test_credentials_in_a_dashboard_url_reach_no_table_and_no_output(server, tmp
     sources = tmp_path / "sources.yml"
     sources.write_text(yaml.safe_dump({"dashboards": [{"name": "sympy", "url": url, "repo": "sympy/sympy"}]}))
     db = tmp_path / "w.duckdb"
-    selection = "+key:int_dashboard__measurements or +key:stg_ingest__sources"
+    selection = "+key:int_dashboards__measurements or +key:stg_sources__source_registry"
     assert materialize(sources, db, "--select", selection) == 0
     output = capfd.readouterr()
 
@@ -203,8 +203,8 @@ def test_credentials_in_a_dashboard_url_reach_no_table_and_no_output(server, tmp
     stored = read_rows(
         db,
         """select (select count(*) from raw.dashboard_files), (select count(*) from raw.dashboard_missing),
-                  (select count(*) from staging.stg_dashboard__files),
-                  (select any_value(location) from staging.stg_ingest__sources)""",
+                  (select count(*) from staging.stg_dashboards__files),
+                  (select any_value(location) from staging.stg_sources__source_registry)""",
     )
     assert stored == [(275, 1, 275, server.url("sympy/"))]
     token = "cmVhZGVyOnB3LTlmM0txMlpyNw"  # base64("reader:" + PASSWORD), unpadded prefix

@@ -1,6 +1,6 @@
 """Dashboard ingestion: every promised file loaded or recorded missing, polite and fault-tolerant fetching,
 conditional re-runs, legacy sites, asv's own graph paths, the series points model
-(``int_dashboard__measurements``) and the regressions model (``stg_dashboard__regressions``) checked
+(``int_dashboards__measurements``) and the regressions model (``stg_dashboards__regressions``) checked
 against the raw files, and a kill mid-crawl followed by a re-run ending where an uninterrupted run ends.
 
 Every HTTP test runs against ``tests/dashboard_server.py`` on 127.0.0.1, serving the real dashboards from
@@ -484,7 +484,7 @@ def models(tmp_path_factory) -> Path:
     finally:
         con.close()
     dbt = [str(PROJECT_ROOT / ".venv" / "bin" / "dbt"), "run", "--quiet"]
-    models = ["--select", "+int_dashboard__measurements", "stg_dashboard__regressions"]
+    models = ["--select", "+int_dashboards__measurements", "stg_dashboards__regressions"]
     paths = ["--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
     paths += ["--target-path", str(folder / "target"), "--log-path", str(folder / "logs")]
     run = subprocess.run(
@@ -497,7 +497,7 @@ def models(tmp_path_factory) -> Path:
 def model_points(db: Path, name: str, where: str = "true", *params) -> list[dict]:
     return read_records(
         db,
-        f"""select {POINT_COLUMNS} from intermediate.int_dashboard__measurements
+        f"""select {POINT_COLUMNS} from intermediate.int_dashboards__measurements
             where source_name = ? and ({where}) order by file_path, revision, commit_date, param_index""",
         source_of(name),
         *params,
@@ -601,7 +601,7 @@ def regressions(db: Path, name: str) -> list[dict]:
         db,
         """select benchmark, graph_path, config, param_index, legacy_layout, revision_before, revision_after,
                   value_before, value_after
-           from staging.stg_dashboard__regressions where source_name = ?
+           from staging.stg_dashboards__regressions where source_name = ?
            order by benchmark, graph_path, param_index, revision_after""",
         source_of(name),
     )

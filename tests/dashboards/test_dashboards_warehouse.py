@@ -45,7 +45,7 @@ def warehouse(tmp_path_factory):
     )
     db = folder / "warehouse.duckdb"
     assert (
-        materialize(sources, db, "--select", "+key:fct_measurements or key:stg_dashboard__regressions") == 0
+        materialize(sources, db, "--select", "+key:fct_measurements or key:stg_dashboards__regressions") == 0
     )
     con = duckdb.connect(str(db), read_only=True)
     yield con
@@ -85,6 +85,6 @@ def test_dashboard_points_carry_revisions_commits_and_regressions(warehouse):
     ).fetchone()
     assert missing[:3] == (0, 0, 0) and missing[3] > 190_000
     regressions = warehouse.execute(
-        "select count(*), count(revision_after) from staging.stg_dashboard__regressions"
+        "select count(*), count(revision_after) from staging.stg_dashboards__regressions"
     ).fetchone()
     assert regressions[0] > 0 and regressions[0] == regressions[1]

@@ -65,7 +65,7 @@ def test_workloads_report_and_series_come_from_the_marts(demo):
             series = task.series(benchmark)
             points = query(
                 demo,
-                """select p.value from intermediate.int_series__points p join main.dim_series s using (series_id)
+                """select p.value from main.fct_series_points p join main.dim_series s using (series_id)
                    where s.benchmark = ? and s.source_name = 'sample' order by s.machine, s.params, p.position""",
                 benchmark,
             )

@@ -19,24 +19,24 @@ def test_dataset_assets_sit_between_the_marts_in_one_graph(tmp_path):
     key = dg.AssetKey
     export_upstream = dg.AssetSelection.assets(key("dataset_export")).upstream().resolve(graph)
     for needed in (
-        "fct_commit_reports",
+        ["main", "fct_commit_reports"],
         ["dataset", "commit_reports"],
-        "fct_tasks",
-        "fct_performance_improvements",
+        ["main", "fct_tasks"],
+        ["main", "fct_performance_improvements"],
         ["detection", "breakpoints"],
     ):
         assert key(needed) in export_upstream, needed
-    scores_upstream = dg.AssetSelection.assets(key("fct_agent_scores")).upstream().resolve(graph)
+    scores_upstream = dg.AssetSelection.assets(key(["main", "fct_agent_scores"])).upstream().resolve(graph)
     for needed in (
         ["raw", "agent_result_files"],
         ["raw", "agent_runs"],
-        ["fct_tasks"],
-        ["fct_commit_reports"],
+        ["main", "fct_tasks"],
+        ["main", "fct_commit_reports"],
     ):
         assert key(needed) in scores_upstream, needed
     # agent results never feed the history or detection
     history_upstream = (
-        dg.AssetSelection.assets(key("fct_measurements"), key(["detection", "breakpoints"]))
+        dg.AssetSelection.assets(key(["main", "fct_measurements"]), key(["detection", "breakpoints"]))
         .upstream()
         .resolve(graph)
     )

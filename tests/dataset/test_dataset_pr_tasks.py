@@ -188,13 +188,13 @@ def test_the_token_never_reaches_the_warehouse(run):
 
 
 # The dataset card names each source repository's license as the GitHub stage recorded it: the one in the
-# metadata body the fake served (a real recording's), carried through repos_valid.
+# metadata body the fake served (a real recording's), carried through dim_repositories.
 
 
 def test_the_card_names_the_license_github_served_for_the_project(run):
     con = duckdb.connect(str(run["db"]), read_only=True)
     try:
-        assert con.execute("select repo_name, license_spdx from main.repos_valid").fetchall() == [
+        assert con.execute("select repo_name, license_spdx from main.dim_repositories").fetchall() == [
             (PROJECT, run["license"]["spdx_id"])
         ]
         tasks = con.execute("select count(*) from main.fct_tasks where repo = ?", [PROJECT]).fetchone()[0]

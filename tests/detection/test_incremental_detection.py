@@ -14,7 +14,7 @@ from detection.store import run_detection
 from tests.support.common import fixture_path, materialize, read_rows, write_sources
 
 # Up to the change points only: the dataset and replication stages add minutes and nothing here.
-BUILD = "+key:fct_change_points or key:skipped_series"
+BUILD = "+key:fct_change_points or key:detection/skipped_series"
 REPOS = {"django-results": "django/django", "sympy-results": "sympy/sympy"}
 HELD_BACK = 5  # windows-2022 files left out of the first build, added in the second
 
@@ -98,7 +98,7 @@ def test_incremental_run_redetects_only_changed_series(built):
         sid
         for (sid,) in read_rows(
             db,
-            "select series_id from intermediate.int_series__points "
+            "select series_id from main.fct_series_points "
             "join main.dim_series using (series_id) where machine = 'macos-12'",
         )
     }
@@ -127,7 +127,7 @@ def test_incremental_equals_full_rerun_row_for_row(built, tmp_path, monkeypatch)
     full_db = tmp_path / "full.duckdb"
     shutil.copy(built["db"], full_db)
     monkeypatch.setenv("DATASMITH_DETECTION_FULL", "1")
-    selection = "key:breakpoints or key:skipped_series or key:fct_change_points"
+    selection = "key:breakpoints or key:detection/skipped_series or key:fct_change_points"
     assert materialize(built["sources"], full_db, "--select", selection) == 0
     n_rows, only_incremental, only_full = _differences(built["db"], full_db, "main.fct_change_points")
     assert n_rows > 50 and (only_incremental, only_full) == (0, 0)

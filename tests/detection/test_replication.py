@@ -39,7 +39,7 @@ def test_sql_correlations_equal_scipy_on_the_same_pairs(warehouse):
     groups = con.execute(
         """select method, a_source, a_machine, b_source, b_machine,
                   list(log_speedup_a), list(log_speedup_b), list(speedup_a), list(speedup_b)
-           from intermediate.int_replication__pairs group by all"""
+           from main.fct_replication_pairs group by all"""
     ).fetchall()
     assert len(groups) >= 4
     checked = 0
@@ -78,7 +78,7 @@ def test_the_same_runs_published_and_raw_agree_exactly(warehouse):
 def test_a_repository_without_a_second_set_gives_no_rows_and_plots_say_so(warehouse):
     con, folder = warehouse
     assert con.execute(
-        "select count(*) from intermediate.int_replication__set_pairs where repo = 'sympy/sympy'"
+        "select count(*) from main.fct_replication_set_pairs where repo = 'sympy/sympy'"
     ).fetchone() == (0,)
     assert con.execute("select count(*) from fct_replication where repo = 'sympy/sympy'").fetchone() == (0,)
     plots = sorted((folder / "replication").glob("*.png"))

@@ -1,6 +1,6 @@
 """fct_change_points at a real dashboard's size, under a bounded DuckDB: no join that grows with the
 square of a series. The whole numpy dashboard (7,154 series, 2.26M points, sum of n^2 = 1.3 billion):
-on the old shape (int_series__points a view, joined twice on series_id) fct_change_points ran out
+on the old shape (fct_series_points a view, joined twice on series_id) fct_change_points ran out
 of a 1 GB memory limit and a 5 GB spill budget (measured: docs/performance.md); now it must build
 within 1 GB and 2 GB."""
 
@@ -31,7 +31,7 @@ def test_change_points_of_the_full_numpy_dashboard_build_in_bounded_memory(tmp_p
         "    repo: numpy/numpy\n"
     )
     db = tmp_path / "warehouse.duckdb"
-    assert materialize(sources, db, "--select", "+key:int_series__points or +key:dim_series") == 0
+    assert materialize(sources, db, "--select", "+key:fct_series_points or +key:dim_series") == 0
 
     con = duckdb.connect(str(db))
     try:
@@ -50,13 +50,13 @@ def test_change_points_of_the_full_numpy_dashboard_build_in_bounded_memory(tmp_p
         con.register("found", pa.Table.from_pylist([{c: r[c] for c in columns} for r in rows]))
         con.execute(f"insert into detection.breakpoints select {', '.join(columns)} from found")
         n_points, square = con.execute(
-            "select sum(n), sum(n * n) from (select count(*) as n from intermediate.int_series__points group by series_id)"
+            "select sum(n), sum(n * n) from (select count(*) as n from main.fct_series_points group by series_id)"
         ).fetchone()
     finally:
         con.close()
     assert n_points > 2_000_000 and square > 1_000_000_000  # the size at which the old shape blew up
 
-    # The bound applies to the change points only: int_series__points' per-commit medians over the
+    # The bound applies to the change points only: fct_series_points' per-commit medians over the
     # 2.4M measurements need more than 1 GB + 2 GB of spill (measured), and are not under test here.
     monkeypatch.setenv("DATASMITH_DUCKDB_MEMORY_LIMIT", "1GB")
     monkeypatch.setenv("DATASMITH_DUCKDB_MAX_TEMP", "2GB")
@@ -69,7 +69,7 @@ def test_change_points_of_the_full_numpy_dashboard_build_in_bounded_memory(tmp_p
         wrong = read_rows(
             db,
             f"""select count(*) from detection.breakpoints as b
-                join intermediate.int_series__points as p on p.series_id = b.series_id and p.position = b.{index}
+                join main.fct_series_points as p on p.series_id = b.series_id and p.position = b.{index}
                 join main.fct_change_points as f
                   on f.change_point_id = md5(concat_ws(chr(31), b.series_id, b.method, b.index_after))
                 where p.commit_hash is distinct from f.commit_{side}""",

@@ -52,7 +52,7 @@ def hostile_result_file(tmp_path: Path, commit_hash: str) -> dict:
 
 def tasks_warehouse(db: Path, result: dict, repo: str) -> duckdb.DuckDBPyConnection:
     """A warehouse holding fct_tasks (one task for the result file's commit, its first benchmark) and
-    int_series__points, with the columns the commit reports read, and dataset.commit_reports."""
+    fct_series_points, with the columns the commit reports read, and dataset.commit_reports."""
     from dataset.ddl import DATASET_DDL
 
     con = duckdb.connect(str(db))
@@ -70,7 +70,7 @@ def tasks_warehouse(db: Path, result: dict, repo: str) -> duckdb.DuckDBPyConnect
          "machine": result["params"]["machine"]},
     )  # fmt: skip
     con.execute(
-        """create table intermediate.int_series__points as
+        """create table main.fct_series_points as
            select 'series-1' as series_id, 1 as position, $sha as commit_hash,
                   to_timestamp($date / 1000) as commit_date, 1.0 as value""",
         {"sha": result["commit_hash"], "date": result["date"]},

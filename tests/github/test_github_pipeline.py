@@ -55,15 +55,15 @@ def test_both_runs_succeed(pipeline):
 
 def test_repos_valid_and_every_drop_with_its_reason(pipeline):
     world = pipeline["world"]
-    valid = {name for (name,) in rows(pipeline["db"], "select repo_name from main.repos_valid")}
+    valid = {name for (name,) in rows(pipeline["db"], "select repo_name from main.dim_repositories")}
     assert valid == world.expected_valid
-    dropped = dict(rows(pipeline["db"], "select github_repo, reason from main.repos_dropped"))
+    dropped = dict(rows(pipeline["db"], "select github_repo, reason from main.dim_dropped_repositories"))
     for repo, reason in world.expected_dropped.items():
         assert dropped[repo].startswith(reason), (repo, dropped[repo])
     # the benchmark repository stands for the project its asv config names
     assert rows(
         pipeline["db"],
-        "select github_repo, default_branch from main.repos_valid where repo_name = 'widget-co/widgets'",
+        "select github_repo, default_branch from main.dim_repositories where repo_name = 'widget-co/widgets'",
     ) == [("bench-org/widgets-asv", "develop")]
 
 
@@ -75,7 +75,7 @@ def served_spdx(world, repo: str) -> str | None:
 
 def test_each_valid_project_carries_its_own_license(pipeline):
     world = pipeline["world"]
-    got = dict(rows(pipeline["db"], "select repo_name, license_spdx from main.repos_valid"))
+    got = dict(rows(pipeline["db"], "select repo_name, license_spdx from main.dim_repositories"))
     assert got == {repo: served_spdx(world, repo) for repo in world.expected_valid}
     # not vacuous: one project with a license as served (the recording's), one with GitHub's null
     assert got[PROJECT] is not None and got[PROJECT] == served_spdx(world, PROJECT)
@@ -83,7 +83,7 @@ def test_each_valid_project_carries_its_own_license(pipeline):
     # the benchmark repository's own license is served, and is not the project's
     assert served_spdx(world, "bench-org/widgets-asv") is not None
     # a dropped repository without a project keeps its own license
-    dropped = dict(rows(pipeline["db"], "select github_repo, license_spdx from main.repos_dropped"))
+    dropped = dict(rows(pipeline["db"], "select github_repo, license_spdx from main.dim_dropped_repositories"))
     assert dropped["plain/noconfig"] == served_spdx(world, "plain/noconfig") is not None
     assert dropped["gone/missing"] is None
 
@@ -106,14 +106,14 @@ def test_commits_filtered_are_those_that_change_core_code(pipeline):
         for commit, step in zip(world.commits, world.steps, strict=True)
         if any(path.startswith("src/fastfuncs/") and not path.endswith("__init__.py") for path in step.files)
     } - {world.commits[0]["commit"]}
-    kept = {sha for (sha,) in rows(pipeline["db"], "select commit_sha from main.commits_filtered")}
+    kept = {sha for (sha,) in rows(pipeline["db"], "select commit_sha from main.fct_core_commits")}
     assert kept == core_steps and kept
-    dropped = rows(pipeline["db"], "select commit_sha, reason from main.commits_dropped")
+    dropped = rows(pipeline["db"], "select commit_sha, reason from main.fct_dropped_commits")
     assert {sha for sha, _ in dropped} == {c["commit"] for c in world.commits[1:]} - kept
     assert {reason for _, reason in dropped} == {"no core files changed"}
     # parents and line counts agree with git itself
     generate_parents = {c["commit"]: c["parent"] for c in world.commits}
-    for sha, parent in rows(pipeline["db"], "select commit_sha, parent_sha from main.commits_filtered"):
+    for sha, parent in rows(pipeline["db"], "select commit_sha, parent_sha from main.fct_core_commits"):
         assert generate_parents[sha] == parent
 
 

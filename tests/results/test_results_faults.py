@@ -254,7 +254,7 @@ def test_bad_values_are_invalid_with_a_reason_and_the_rest_of_the_file_loads(fau
 def test_invalid_values_never_reach_the_series(faulty_warehouse):
     db, _ = faulty_warehouse
     assert read_rows(
-        db, "select count(*) from intermediate.int_series__points where not isfinite(value)"
+        db, "select count(*) from main.fct_series_points where not isfinite(value)"
     ) == [(0,)]
     assert read_rows(
         db,
