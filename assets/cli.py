@@ -198,9 +198,9 @@ def materialize(
     if select:
         select = resolve_bare_names(select, graph.get_all_asset_keys())
     try:
-        selected = (
-            dg.AssetSelection.from_string(select) if select else dg.AssetSelection.all()
-        ).resolve(graph)
+        selected = (dg.AssetSelection.from_string(select) if select else dg.AssetSelection.all()).resolve(
+            graph
+        )
     except dg.DagsterError as exc:
         print(f"datasmith: bad selection {select!r}: {exc}", file=sys.stderr)
         return 2

@@ -125,7 +125,10 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
 
     @dg.asset(
         # dim_repositories, when the GitHub stage is defined, gives the card each repository's license
-        deps=[*model_keys("fct_tasks", "fct_commit_reports"), *model_keys("dim_repositories", only_present=True)],
+        deps=[
+            *model_keys("fct_tasks", "fct_commit_reports"),
+            *model_keys("dim_repositories", only_present=True),
+        ],
         group_name="dataset",
         kinds={"python", "parquet"},
         pool="duckdb_writer",

@@ -66,5 +66,3 @@ def keep_partial_parse(invocation_target: Path) -> None:
     partial = target / f".{PARTIAL_PARSE}.{os.getpid()}"
     shutil.copyfile(state, partial)
     os.replace(partial, target / PARTIAL_PARSE)
-
-

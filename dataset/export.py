@@ -148,7 +148,9 @@ def _licenses(con: duckdb.DuckDBPyConnection, repos: tuple[str, ...]) -> dict[st
     if {"repo_name", "license_spdx"} <= relation_columns(con, "dim_repositories"):
         by_name = {
             repo.lower(): spdx
-            for repo, spdx in con.execute("select repo_name, license_spdx from main.dim_repositories").fetchall()
+            for repo, spdx in con.execute(
+                "select repo_name, license_spdx from main.dim_repositories"
+            ).fetchall()
         }
         for repo in repos:
             found[repo] = by_name.get(repo.lower())

@@ -101,7 +101,8 @@ def test_every_selection_example_in_the_help_selects_assets_of_the_real_definiti
         assert selected, selection
     # what the examples say they select
     resolve = dict(
-        (s, dg.AssetSelection.from_string(resolve_bare_names(s, keys)).resolve(graph)) for s, _ in SELECTION_EXAMPLES
+        (s, dg.AssetSelection.from_string(resolve_bare_names(s, keys)).resolve(graph))
+        for s, _ in SELECTION_EXAMPLES
     )
     assert resolve["key:raw/source_registry"] == {dg.AssetKey(["raw", "source_registry"])}
     assert dg.AssetKey(["raw", "asv_result_files"]) in resolve["+key:fct_measurements"]

@@ -159,8 +159,7 @@ def test_a_failed_agent_scores_the_threshold_and_a_folder_without_base_uses_the_
 
 def test_agent_runs_stay_out_of_the_history(scored):
     agent_commits = {
-        r["commit_hash"]
-        for r in rows(scored, "select distinct commit_hash from main.fct_agent_measurements")
+        r["commit_hash"] for r in rows(scored, "select distinct commit_hash from main.fct_agent_measurements")
     }
     assert len(agent_commits) == 3  # base, human-patch, noop (the failed and no-base copies share them)
     history = {

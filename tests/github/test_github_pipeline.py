@@ -83,7 +83,9 @@ def test_each_valid_project_carries_its_own_license(pipeline):
     # the benchmark repository's own license is served, and is not the project's
     assert served_spdx(world, "bench-org/widgets-asv") is not None
     # a dropped repository without a project keeps its own license
-    dropped = dict(rows(pipeline["db"], "select github_repo, license_spdx from main.dim_dropped_repositories"))
+    dropped = dict(
+        rows(pipeline["db"], "select github_repo, license_spdx from main.dim_dropped_repositories")
+    )
     assert dropped["plain/noconfig"] == served_spdx(world, "plain/noconfig") is not None
     assert dropped["gone/missing"] is None
 

@@ -253,9 +253,7 @@ def test_bad_values_are_invalid_with_a_reason_and_the_rest_of_the_file_loads(fau
 @pytest.mark.slow  # shares one small `datasmith materialize` (module fixture)
 def test_invalid_values_never_reach_the_series(faulty_warehouse):
     db, _ = faulty_warehouse
-    assert read_rows(
-        db, "select count(*) from main.fct_series_points where not isfinite(value)"
-    ) == [(0,)]
+    assert read_rows(db, "select count(*) from main.fct_series_points where not isfinite(value)") == [(0,)]
     assert read_rows(
         db,
         """select count(*) from fct_measurements where status = 'ok'

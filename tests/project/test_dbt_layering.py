@@ -231,7 +231,9 @@ def test_a_bare_table_name_still_selects_its_schema_qualified_asset():
     def resolve(selection: str) -> set[str]:
         return {
             k.to_user_string()
-            for k in dg.AssetSelection.from_string(resolve_bare_names(selection, graph.get_all_asset_keys())).resolve(graph)
+            for k in dg.AssetSelection.from_string(
+                resolve_bare_names(selection, graph.get_all_asset_keys())
+            ).resolve(graph)
         }
 
     assert resolve("key:fct_measurements+") == {"main/fct_measurements", "replication_plots"}
