@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -50,6 +51,22 @@ def table_key(dbt_resource_props: Mapping[str, Any]) -> list[str]:
     )
     name = name or dbt_resource_props.get("alias") or dbt_resource_props["name"]
     return [dbt_resource_props["schema"], name]
+
+
+def unwritten_source_specs(written: set[dg.AssetKey]) -> list[dg.AssetSpec]:
+    """An asset spec for each dbt source table that no asset in `written` writes (the GitHub stage's raw
+    tables when the sources file has no `github:`), in the group of the stage whose staging folder declares
+    it (models/staging/<stage>/): dbt has no groups for sources, and Dagster would put them in `default`."""
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    specs = []
+    for source in manifest.get("sources", {}).values():
+        key = dg.AssetKey(table_key(source))
+        if key in written:
+            continue
+        folders = source.get("original_file_path", "").split("/")
+        stage = folders[2] if len(folders) > 3 and folders[:2] == ["models", "staging"] else None
+        specs.append(dg.AssetSpec(key, group_name=stage, description=source.get("description") or None))
+    return specs
 
 
 def dbt_build_args(database: str, dbt_vars: Mapping[str, Any]) -> list[str]:

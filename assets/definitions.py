@@ -41,7 +41,7 @@ def build_definitions(sources_file: Path | None = None, db_path: Path | None = N
             f"no dbt manifest at {dbt_project.manifest_path}: run `make manifest` (or `datasmith materialize`, "
             "which builds it) before `dagster dev`"
         )
-    from assets.dbt_assets import warehouse_dbt_models  # needs the manifest
+    from assets.dbt_assets import unwritten_source_specs, warehouse_dbt_models  # needs the manifest
 
     raw_results_files, raw_results_check = build_results_ingest(sources)
     core = dg.Definitions(
@@ -60,13 +60,19 @@ def build_definitions(sources_file: Path | None = None, db_path: Path | None = N
     )
     # Each stage's module adds its own assets, checks, sensors and schedules; they share the
     # resources above (`warehouse`, `dbt`) and add any others under their own keys.
-    return dg.Definitions.merge(
+    merged = dg.Definitions.merge(
         core,
         build_detection_definitions(),
         build_github_definitions(sources, db_path, partitions),
         build_benchmark_definitions(sources, db_path, partitions),
         build_dataset_definitions(sources, db_path),
     )
+    written = {
+        key
+        for asset in merged.assets or ()
+        for key in (asset.keys if hasattr(asset, "keys") else [asset.key])
+    }
+    return dg.Definitions.merge(merged, dg.Definitions(assets=unwritten_source_specs(written)))
 
 
 def _dbt_executable() -> str:

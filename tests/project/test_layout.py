@@ -26,7 +26,12 @@ def test_python_assets_are_grouped_by_stage_and_keyed_by_their_table(tmp_path):
     ensure_manifest()
     defs = build_definitions(PROJECT_ROOT / "samples" / "sources.yml", tmp_path / "w.duckdb")
     graph = defs.resolve_asset_graph()
-    python_keys = {key for a in defs.assets if a.op.name != "warehouse_dbt_models" for key in a.keys}
+    python_keys = {
+        key
+        for a in defs.assets
+        if isinstance(a, dg.AssetsDefinition) and a.op.name != "warehouse_dbt_models"
+        for key in a.keys
+    }
     groups = {graph.get(key).group_name for key in python_keys}
     assert {"sources", "results", "dashboards", "detection", "dataset"} <= groups <= STAGES, groups
     keys = graph.get_all_asset_keys()
@@ -34,6 +39,10 @@ def test_python_assets_are_grouped_by_stage_and_keyed_by_their_table(tmp_path):
     assert dg.AssetKey(["detection", "skipped_series"]) in keys
     assert dg.AssetKey(["dataset", "commit_reports"]) in keys
     assert not {dg.AssetKey("breakpoints"), dg.AssetKey("breakpoints_skipped")} & keys
+    # every asset, dbt's and the raw tables no Python asset of this sources file writes (GitHub's, the
+    # runner's) included, is in its stage's group: none in Dagster's `default`
+    every_group = {graph.get(key).group_name for key in keys}
+    assert every_group == STAGES | {"measurements"}, every_group
 
 
 def test_a_bare_table_name_selects_the_one_asset_whose_last_key_part_it_is():
