@@ -24,6 +24,10 @@ from pathlib import Path
 
 import duckdb
 
+# A raw loader commits one transaction per batch of this many bytes (results files, dashboard files): big
+# enough to amortise the commit, small enough that a crash loses little.
+BATCH_BYTES = int(os.environ.get("DATASMITH_INGEST_BATCH_BYTES", 64 * 1024 * 1024))
+
 DEFAULT_LOCK_TIMEOUT_S = 3600.0
 log = logging.getLogger("datasmith")
 

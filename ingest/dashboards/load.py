@@ -37,8 +37,9 @@ from ingest.http import (
     fetcher_for,
     join_url,
 )
-from ingest.results import BATCH_BYTES
+from ingest.identifiers import URL_CREDENTIALS
 from ingest.sources import DashboardSource
+from ingest.warehouse import BATCH_BYTES
 
 BATCH_FILES = int(os.environ.get("DATASMITH_DASHBOARD_BATCH_FILES", 256))
 
@@ -361,8 +362,6 @@ def ingest_dashboard_source(
     return report
 
 
-# user:password@ (or user@) after a URL's scheme, as earlier versions stored a URL given with them.
-URL_CREDENTIALS = r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@"
 
 
 def scrub_credentials(con: duckdb.DuckDBPyConnection) -> int:

@@ -2,7 +2,6 @@
 
 from ingest.results.ddl import RESULTS_DDL
 from ingest.results.load import (
-    BATCH_BYTES,
     MAX_FILE_BYTES_ENV,
     IngestReport,
     ResultsSourceError,
@@ -13,7 +12,6 @@ from ingest.results.load import (
 )
 
 __all__ = [
-    "BATCH_BYTES",
     "MAX_FILE_BYTES_ENV",
     "RESULTS_DDL",
     "IngestReport",

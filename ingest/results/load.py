@@ -24,9 +24,8 @@ import pyarrow as pa
 from ingest.asvconf import config_as_json as _config_as_json
 from ingest.identifiers import COMMIT_HASH_CHARS
 from ingest.sources import ResultsSource
+from ingest.warehouse import BATCH_BYTES
 
-# One transaction per batch: big enough to amortise the commit, small enough that a crash loses little.
-BATCH_BYTES = int(os.environ.get("DATASMITH_INGEST_BATCH_BYTES", 64 * 1024 * 1024))
 # The largest file read into memory, as the dashboards' 50 MiB response cap (ingest/http.py): a bigger
 # file is quarantined with the reason and without its bytes (a 150 MB result file took 1.7 GB RSS).
 DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
