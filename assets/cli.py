@@ -226,7 +226,8 @@ def _materialize_on(
     # Without --verbose, a failure is told by its cause line (_report), not by Dagster's traceback.
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING" if verbose else "CRITICAL"}}}}
 
-    definitions = list(defs.assets or [])
+    # the assets that run (AssetSpecs of raw tables no asset here writes are lineage only)
+    definitions = [d for d in defs.assets or [] if isinstance(d, dg.AssetsDefinition)]
     dynamic = [d for d in definitions if isinstance(d.partitions_def, dg.DynamicPartitionsDefinition)]
     static_known = {
         p
@@ -380,6 +381,8 @@ def _whole_multi_assets(definitions: list, selected: set) -> set:
     subset of one), saying which assets come along."""
     widened = set(selected)
     for definition in definitions:
+        if not hasattr(definition, "keys"):  # an AssetSpec: lineage only, nothing runs
+            continue
         keys = set(definition.keys)
         if keys & selected and not keys <= selected and not definition.can_subset:
             added = sorted(k.to_user_string() for k in keys - selected)
@@ -396,6 +399,7 @@ def _steps(graph, definitions: list, selected: set):
     (one run per partition; a multi-asset cannot be split, so it takes all its keys), and in between
     one run of every unpartitioned asset that does not wait on a partitioned one. Yields
     (keys, partitioned definition or None)."""
+    definitions = [d for d in definitions if hasattr(d, "keys")]  # AssetSpecs (lineage only) run nothing
     pending_defs = [d for d in definitions if d.partitions_def is not None and set(d.keys) & selected]
     remaining = set(selected).union(*(set(d.keys) for d in pending_defs))
     upstream = {key: _ancestors(graph, key) & remaining for key in remaining}
