@@ -29,7 +29,7 @@ def test_a_terminal_gets_a_bar_with_done_total_rate_and_eta():
             bar.update(done)
     last = drawn(stream)[-1]
     assert last.startswith("detection: 4/4 series |")
-    assert re.search(r"\| [0-9.]+(k|M)?series/s ETA 00:00$", last), last
+    assert re.search(r"\| *[0-9.]+(k|M)?(series/s|s/series) ETA 00:00$", last), last
     assert stream.getvalue().endswith("\n")  # closed: the bar stays, the next line starts below it
 
 
