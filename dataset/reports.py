@@ -180,31 +180,81 @@ def render_report(
     return "\n".join(lines) + "\n"
 
 
-def plot_series(points: list[tuple], commit_hash: str, title: str, path: Path) -> Path | None:
-    """A small PNG of the series around the change (the improving commit marked)."""
-    if not points:
-        return None
+def series_figure(points: list[tuple], commit_hash: str, title: str, unit: str | None):
+    """The figure of a series around the change, before saving (tests read it back): the values in
+    ``unit`` on a log axis, the commits on x labelled by short hash, a dashed red line between the
+    commit before and the improving commit, and the medians of the shown points before and after it
+    as two horizontal segments. ``points`` are (position, commit_hash, commit_date, value) in order."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import EngFormatter, FuncFormatter, NullFormatter
 
+    symbol = {"seconds": "s", "bytes": "B"}.get(unit or "")
+    # 0.000132 s reads as 132 µs; another unit (a track benchmark's own) keeps its numbers
+    fmt = EngFormatter(unit=symbol, places=1) if symbol else FuncFormatter(lambda v, _pos: f"{v:.3g}")
     at = next((i for i, p in enumerate(points) if p[1] == commit_hash), len(points) // 2)
-    window = points[max(0, at - PLOT_WINDOW) : at + PLOT_WINDOW + 1]
-    xs = [p[0] for p in window]
-    ys = [p[3] for p in window]
-    fig = Figure(figsize=(5, 2.6), dpi=80)
+    start = max(0, at - PLOT_WINDOW)
+    window = points[start : at + PLOT_WINDOW + 1]
+    at -= start  # the improving commit's place in the window
+    xs = list(range(len(window)))  # one slot per commit, in series order
+    ys = [_finite(p[3]) for p in window]
+    fig = Figure(figsize=(6, 3), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot(xs, ys, marker="o", markersize=3, linewidth=1)
-    ax.axvline(points[at][0] - 0.5, color="tab:red", linestyle="--", linewidth=1, label=commit_hash[:8])
+    ax.plot(xs, ys, marker="o", markersize=3, linewidth=1, color="tab:blue")
+    ax.axvline(at - 0.5, color="tab:red", linestyle="--", linewidth=1, label=f"change at {commit_hash[:8]}")
+    for lo, hi, name, color in ((0, at, "before", "tab:orange"), (at, len(window), "after", "tab:green")):
+        values = [y for y in ys[lo:hi] if y is not None]
+        if values:
+            middle = _median(values)
+            ax.hlines(middle, lo - 0.4, hi - 0.6, colors=color, linewidth=2,
+                      label=f"median {name}: {_with_unit(middle, unit, fmt)}")  # fmt: skip
     ax.set_yscale("log")
-    ax.set_xlabel("position in series")
-    ax.set_ylabel("value")
-    ax.set_title(title if len(title) <= 70 else title[:69] + "…", fontsize=8)
+    ax.yaxis.set_major_formatter(fmt)
+    finite = [y for y in ys if y is not None and y > 0]
+    # within a decade the log axis has no major tick to label: label the minor ones instead
+    narrow = bool(finite) and max(finite) / min(finite) < 10
+    ax.yaxis.set_minor_formatter(fmt if narrow else NullFormatter())
+    step = max(1, math.ceil(len(window) / 8))  # at most about eight labels, the improving commit among them
+    ticks = sorted({*range(at % step, len(window), step), at})
+    ax.set_xticks(ticks, [window[i][1][:8] if window[i][1] else "?" for i in ticks], rotation=45,
+                  ha="right", fontsize=7, family="monospace")  # fmt: skip
+    ax.set_xlabel("commit (short hash, oldest to newest)", fontsize=8)
+    ax.set_ylabel(f"{unit or 'value, unit unknown'} (log scale)", fontsize=8)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_title(title if len(title) <= 72 else title[:71] + "…", fontsize=8, loc="left")
     ax.legend(fontsize=7)
     fig.tight_layout()
+    return fig
+
+
+def plot_series(
+    points: list[tuple], commit_hash: str, title: str, path: Path, unit: str | None = None
+) -> Path | None:
+    """A small PNG of the series around the change (``series_figure``); None without points."""
+    if not points:
+        return None
+    fig = series_figure(points, commit_hash, title, unit)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
+
+
+def _finite(value) -> float | None:
+    """A value the plot can place (failed or skipped points, null or NaN, are left out)."""
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
+
+
+def _with_unit(value: float, unit: str | None, fmt) -> str:
+    """The value as the axis writes it, and the unit when the axis' own symbol is not one."""
+    text = fmt(value)
+    return text if unit in (None, "seconds", "bytes") else f"{text} {unit}"
 
 
 def build_reports(
@@ -238,11 +288,14 @@ def build_reports(
         coverage_commit, file_coverage = (None, {})
         if coverage_for is not None:
             coverage_commit, file_coverage = coverage_for(repo, sha, [f[0] for f in files])
+        top = next((w for w in task["workloads"] if w["series_id"] == task["top_series_id"]), None)
+        top = top or task["workloads"][0]
         plot_path = plot_series(
             points.get(task["top_series_id"], []),
             sha,
-            f"{task['top_benchmark']} ({task['workloads'][0]['params'] or 'no params'})",
+            f"{task['top_benchmark']} ({top['params'] or 'no params'}) on {top['machine']}",
             out_dir / f"{task_id}.png",
+            top.get("unit"),
         )
         markdown = render_report(
             task, task_id, commit, pr, discussion, files, file_coverage, coverage_commit,
