@@ -20,6 +20,7 @@ import duckdb
 
 from dataset.clones import CommitInfo, commit_info, find_clone, patch, unusable_commit
 from dataset.github_context import PullRequest, changed_files_for, pull_request_for
+from ingest.series_plot import draw_change
 
 PLOT_WINDOW = 12  # points either side of the change shown in the plot
 
@@ -181,49 +182,18 @@ def render_report(
 
 
 def series_figure(points: list[tuple], commit_hash: str, title: str, unit: str | None):
-    """The figure of a series around the change, before saving (tests read it back): the values in
-    ``unit`` on a log axis, the commits on x labelled by short hash, a dashed red line between the
-    commit before and the improving commit, and the medians of the shown points before and after it
-    as two horizontal segments. ``points`` are (position, commit_hash, commit_date, value) in order."""
+    """The figure of a series around the change, before saving (tests read it back): drawn by
+    ``ingest.series_plot.draw_change`` (the unit on the value axis, commits by short hash on x, the
+    change marked, the medians before and after). ``points`` are (position, commit_hash,
+    commit_date, value) in order."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import EngFormatter, FuncFormatter, NullFormatter
 
-    symbol = {"seconds": "s", "bytes": "B"}.get(unit or "")
-    # 0.000132 s reads as 132 µs; another unit (a track benchmark's own) keeps its numbers
-    fmt = EngFormatter(unit=symbol, places=1) if symbol else FuncFormatter(lambda v, _pos: f"{v:.3g}")
-    at = next((i for i, p in enumerate(points) if p[1] == commit_hash), len(points) // 2)
-    start = max(0, at - PLOT_WINDOW)
-    window = points[start : at + PLOT_WINDOW + 1]
-    at -= start  # the improving commit's place in the window
-    xs = list(range(len(window)))  # one slot per commit, in series order
-    ys = [_finite(p[3]) for p in window]
     fig = Figure(figsize=(6, 3), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot(xs, ys, marker="o", markersize=3, linewidth=1, color="tab:blue")
-    ax.axvline(at - 0.5, color="tab:red", linestyle="--", linewidth=1, label=f"change at {commit_hash[:8]}")
-    for lo, hi, name, color in ((0, at, "before", "tab:orange"), (at, len(window), "after", "tab:green")):
-        values = [y for y in ys[lo:hi] if y is not None]
-        if values:
-            middle = _median(values)
-            ax.hlines(middle, lo - 0.4, hi - 0.6, colors=color, linewidth=2,
-                      label=f"median {name}: {_with_unit(middle, unit, fmt)}")  # fmt: skip
-    ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(fmt)
-    finite = [y for y in ys if y is not None and y > 0]
-    # within a decade the log axis has no major tick to label: label the minor ones instead
-    narrow = bool(finite) and max(finite) / min(finite) < 10
-    ax.yaxis.set_minor_formatter(fmt if narrow else NullFormatter())
-    step = max(1, math.ceil(len(window) / 8))  # at most about eight labels, the improving commit among them
-    ticks = sorted({*range(at % step, len(window), step), at})
-    ax.set_xticks(ticks, [window[i][1][:8] if window[i][1] else "?" for i in ticks], rotation=45,
-                  ha="right", fontsize=7, family="monospace")  # fmt: skip
-    ax.set_xlabel("commit (short hash, oldest to newest)", fontsize=8)
-    ax.set_ylabel(f"{unit or 'value, unit unknown'} (log scale)", fontsize=8)
-    ax.tick_params(axis="y", labelsize=7)
+    draw_change(ax, points, commit_hash, unit, PLOT_WINDOW)
     ax.set_title(title if len(title) <= 72 else title[:71] + "…", fontsize=8, loc="left")
-    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -238,23 +208,6 @@ def plot_series(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
-
-
-def _finite(value) -> float | None:
-    """A value the plot can place (failed or skipped points, null or NaN, are left out)."""
-    return float(value) if value is not None and math.isfinite(value) else None
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    half = len(ordered) // 2
-    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
-
-
-def _with_unit(value: float, unit: str | None, fmt) -> str:
-    """The value as the axis writes it, and the unit when the axis' own symbol is not one."""
-    text = fmt(value)
-    return text if unit in (None, "seconds", "bytes") else f"{text} {unit}"
 
 
 def build_reports(
