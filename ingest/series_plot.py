@@ -52,7 +52,7 @@ def draw_change(ax, points: list[tuple], commit_hash: str, unit: str | None, win
                   ha="right", fontsize=7, family="monospace")  # fmt: skip
     ax.set_xlabel("commit (short hash, oldest to newest)", fontsize=8)
     ax.set_ylabel(f"{unit or 'value, unit unknown'} ({scale})", fontsize=8)
-    ax.tick_params(axis="y", labelsize=7)
+    ax.tick_params(axis="y", which="both", labelsize=7)
     ax.legend(fontsize=7)
 
 
