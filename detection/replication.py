@@ -91,7 +91,8 @@ def change_figure(con: duckdb.DuckDBPyConnection, method: str, sets):
         ).fetchall()  # fmt: skip
         unit = rows[0][4] if rows else None
         draw_change(ax, [row[:4] for row in rows], after, unit)
-        ax.set_title(f"{label}: speed-up {speedup:.3g}x", fontsize=8, loc="left")
+        shown = f"{speedup:,.0f}" if speedup >= 100 else f"{speedup:.3g}"  # 1,420x, not 1.42e+03x
+        ax.set_title(f"{label}: speed-up {shown}x over this commit range", fontsize=8, loc="left")
     name = f"{benchmark} ({params or 'no params'})"
     fig.suptitle(f"{method}: {name if len(name) <= 80 else name[:79] + '…'}", fontsize=9)
     fig.tight_layout()
