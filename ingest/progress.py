@@ -9,11 +9,14 @@ they were. Used by the dashboard crawl, the benchmark runner and detection.
 
 from __future__ import annotations
 
+import io
+import os
 import sys
 import threading
 from collections.abc import Callable
 from typing import TextIO
 
+FALLBACK_COLUMNS = 100
 BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} {unit} |{bar}| {rate_fmt} ETA {remaining}"
 
 
@@ -38,6 +41,14 @@ def bar_wanted(stream: TextIO) -> bool:
     return tty and not in_dagster_run()
 
 
+def _columns(stream) -> int:
+    """The terminal's width in columns; 0 when it does not say (no file descriptor, a bare pty)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return 0
+
+
 class ProgressBar:
     """``update(done, total)`` as work goes; ``close()`` (or the ``with`` block) at the end."""
 
@@ -50,6 +61,7 @@ class ProgressBar:
             return
         from tqdm import tqdm
 
+        sized = _columns(stream) > 0  # a terminal of zero columns (a bare pty) would get an empty bar
         self._bar = tqdm(
             total=total,
             desc=description,
@@ -58,7 +70,9 @@ class ProgressBar:
             bar_format=BAR_FORMAT,
             smoothing=0,  # the rate is items done over the time so far
             mininterval=0.2,
-            dynamic_ncols=True,
+            dynamic_ncols=sized,
+            ncols=None if sized else FALLBACK_COLUMNS,
+            nrows=None if sized else 24,  # tqdm hides a bar below a screen it takes for 0 rows
             leave=True,
         )
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import select
 
 import dagster as dg
 
@@ -84,3 +86,25 @@ def test_inside_a_dagster_run_nothing_is_drawn_even_on_a_terminal():
     assert dg.materialize([long_work]).success
     assert seen == {"in_run": True, "active": False}
     assert stream.getvalue() == ""
+
+
+def test_a_terminal_that_reports_no_size_still_gets_a_bar():
+    """A fresh pseudo-terminal says 0 columns and 0 rows (as under `script`, or an ssh without a size):
+    tqdm would draw an empty bar there; the bar takes a fixed width instead."""
+    master, slave = os.openpty()
+    stream = os.fdopen(slave, "w")
+    try:
+        assert os.get_terminal_size(slave) == (0, 0) and bar_wanted(stream)
+        with ProgressBar("dashboard crawl", total=3, unit="files", stream=stream) as bar:
+            bar.update(3)
+        stream.flush()
+        written = b""
+        while select.select([master], [], [], 0.5)[0]:
+            chunk = os.read(master, 65536)
+            if not chunk:
+                break
+            written += chunk
+    finally:
+        stream.close()
+        os.close(master)
+    assert re.search(r"dashboard crawl: 3/3 files \|.+\| .*files/s ETA 00:00", written.decode()), written
