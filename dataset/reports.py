@@ -20,6 +20,7 @@ import duckdb
 
 from dataset.clones import CommitInfo, commit_info, find_clone, patch, unusable_commit
 from dataset.github_context import PullRequest, changed_files_for, pull_request_for
+from ingest.series_plot import draw_change
 
 PLOT_WINDOW = 12  # points either side of the change shown in the plot
 
@@ -180,28 +181,30 @@ def render_report(
     return "\n".join(lines) + "\n"
 
 
-def plot_series(points: list[tuple], commit_hash: str, title: str, path: Path) -> Path | None:
-    """A small PNG of the series around the change (the improving commit marked)."""
-    if not points:
-        return None
+def series_figure(points: list[tuple], commit_hash: str, title: str, unit: str | None):
+    """The figure of a series around the change, before saving (tests read it back): drawn by
+    ``ingest.series_plot.draw_change`` (the unit on the value axis, commits by short hash on x, the
+    change marked, the medians before and after). ``points`` are (position, commit_hash,
+    commit_date, value) in order."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    at = next((i for i, p in enumerate(points) if p[1] == commit_hash), len(points) // 2)
-    window = points[max(0, at - PLOT_WINDOW) : at + PLOT_WINDOW + 1]
-    xs = [p[0] for p in window]
-    ys = [p[3] for p in window]
-    fig = Figure(figsize=(5, 2.6), dpi=80)
+    fig = Figure(figsize=(6, 3), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot(xs, ys, marker="o", markersize=3, linewidth=1)
-    ax.axvline(points[at][0] - 0.5, color="tab:red", linestyle="--", linewidth=1, label=commit_hash[:8])
-    ax.set_yscale("log")
-    ax.set_xlabel("position in series")
-    ax.set_ylabel("value")
-    ax.set_title(title if len(title) <= 70 else title[:69] + "…", fontsize=8)
-    ax.legend(fontsize=7)
+    draw_change(ax, points, commit_hash, unit, PLOT_WINDOW)
+    ax.set_title(title if len(title) <= 72 else title[:71] + "…", fontsize=8, loc="left")
     fig.tight_layout()
+    return fig
+
+
+def plot_series(
+    points: list[tuple], commit_hash: str, title: str, path: Path, unit: str | None = None
+) -> Path | None:
+    """A small PNG of the series around the change (``series_figure``); None without points."""
+    if not points:
+        return None
+    fig = series_figure(points, commit_hash, title, unit)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
@@ -238,11 +241,14 @@ def build_reports(
         coverage_commit, file_coverage = (None, {})
         if coverage_for is not None:
             coverage_commit, file_coverage = coverage_for(repo, sha, [f[0] for f in files])
+        top = next((w for w in task["workloads"] if w["series_id"] == task["top_series_id"]), None)
+        top = top or task["workloads"][0]
         plot_path = plot_series(
             points.get(task["top_series_id"], []),
             sha,
-            f"{task['top_benchmark']} ({task['workloads'][0]['params'] or 'no params'})",
+            f"{task['top_benchmark']} ({top['params'] or 'no params'}) on {top['machine']}",
             out_dir / f"{task_id}.png",
+            top.get("unit"),
         )
         markdown = render_report(
             task, task_id, commit, pr, discussion, files, file_coverage, coverage_commit,

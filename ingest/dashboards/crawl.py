@@ -17,7 +17,7 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from ingest.dashboards.layout import (
     PromisedFile,
@@ -38,6 +38,7 @@ from ingest.http import (
     base_url,
     join_url,
 )
+from ingest.progress import ProgressBar
 
 WINDOW = 64  # files in flight at once; the fetcher's per-host caps decide how many are on the wire
 PROBE_LIMIT = 3  # a guessed (asv 0.1) configuration is absent after this many missing series
@@ -76,7 +77,10 @@ Cached = Callable[[str], bytes | None]
 
 
 class _Crawl:
-    def __init__(self, fetcher, base, known, cached, on_progress, revalidate_all=True, complete=None) -> None:
+    def __init__(
+        self, fetcher, base, known, cached, on_progress, revalidate_all=True, complete=None, bar=None
+    ) -> None:
+        self.bar: ProgressBar | None = bar
         self.revalidate_all = revalidate_all
         self.complete = complete  # (index sha256, info sha256) of the last complete crawl
         self.fetcher: Fetcher = fetcher
@@ -106,6 +110,8 @@ class _Crawl:
         p.files_done += 1
         p.bytes_downloaded = self.fetcher.stats.bytes_downloaded
         p.retries = self.fetcher.stats.retries
+        if self.bar is not None:
+            self.bar.update(p.files_done, p.files_total)
         if self.on_progress:
             self.on_progress(CrawlProgress(**vars(p)))
 
@@ -204,20 +210,37 @@ async def acrawl_dashboard(
     on_progress: Callable[[CrawlProgress], None] | None = None,
     revalidate_all: bool = True,
     complete: tuple[str | None, str | None] | None = None,
+    progress_stream: TextIO | None = None,
 ) -> AsyncIterator[DashboardFile]:
     """Fetch index.json, info.json and every file the index promises, concurrently; yields each
     file's outcome as it completes (in no particular order). ``known_validators`` maps a URL to
     what the caller stored of it, for conditional requests; ``cached(url)`` returns the stored bytes
     of an index.json that answers "not modified". With ``revalidate_all`` false, a site whose
     index.json and info.json are both unchanged since ``complete`` (their sha256 at the last crawl
-    that went through to the end) is taken as not re-published: nothing else is asked."""
-    crawl = _Crawl(fetcher, base_url(base), known_validators, cached, on_progress, revalidate_all, complete)
+    that went through to the end) is taken as not re-published: nothing else is asked. In a terminal
+    (``progress_stream``, default ``sys.stderr``) outside a Dagster run, a bar shows files fetched of
+    those known so far, the rate and the ETA (``ingest.progress``)."""
+    bar = ProgressBar("dashboard crawl", unit="files", stream=progress_stream)
+    async with contextlib.aclosing(
+        _acrawl(fetcher, base, known_validators, cached, on_progress, revalidate_all, complete, bar)
+    ) as items:
+        async for item in items:
+            yield item
+
+
+async def _acrawl(
+    fetcher, base, known_validators, cached, on_progress, revalidate_all, complete, bar: ProgressBar
+) -> AsyncIterator[DashboardFile]:
+    crawl = _Crawl(
+        fetcher, base_url(base), known_validators, cached, on_progress, revalidate_all, complete, bar
+    )
     try:
         # aclosing: an early stop cancels the fetches in flight before the client is closed.
         async with contextlib.aclosing(crawl.run()) as items:
             async for item in items:
                 yield item
     finally:
+        bar.close()
         await fetcher.aclose()
 
 
@@ -232,18 +255,19 @@ def crawl_dashboard(
     on_progress: Callable[[CrawlProgress], None] | None = None,
     revalidate_all: bool = True,
     complete: tuple[str | None, str | None] | None = None,
+    progress_stream: TextIO | None = None,
 ) -> Iterator[DashboardFile]:
     """``acrawl_dashboard`` for synchronous callers: the crawl runs on its own event loop in a
     thread, so fetching continues while the caller writes what it has (a bounded queue keeps the
-    two in step). Closing the iterator early stops the crawl."""
+    two in step). Closing the iterator early stops the crawl. The bar (see ``acrawl_dashboard``) is
+    set up here, on the caller's thread, where a Dagster run is seen."""
+    bar = ProgressBar("dashboard crawl", unit="files", stream=progress_stream)
     out: queue.Queue = queue.Queue(maxsize=WINDOW)
     stop = threading.Event()
     failure: list[BaseException] = []
 
     async def pump() -> None:
-        crawl = acrawl_dashboard(
-            fetcher, base, known_validators, cached, on_progress, revalidate_all, complete
-        )
+        crawl = _acrawl(fetcher, base, known_validators, cached, on_progress, revalidate_all, complete, bar)
         try:
             async for item in crawl:
                 await asyncio.to_thread(out.put, item)
