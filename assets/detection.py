@@ -97,7 +97,7 @@ def build_detection_definitions() -> dg.Definitions:
         )
 
     @dg.asset(
-        deps=model_keys("fct_replication", "fct_replication_pairs"),
+        deps=model_keys("fct_replication", "fct_replication_pairs", "dim_series", "fct_series_points"),
         group_name="detection",
         kinds={"python", "matplotlib"},
         pool="duckdb_writer",

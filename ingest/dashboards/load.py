@@ -362,8 +362,6 @@ def ingest_dashboard_source(
     return report
 
 
-
-
 def scrub_credentials(con: duckdb.DuckDBPyConnection) -> int:
     """Take credentials out of URLs stored before they were kept apart (a warehouse that earlier
     versions wrote); returns how many rows changed. A no-op on a clean warehouse."""
