@@ -138,7 +138,7 @@ def test_the_refresh_schedule_crawls_every_dashboard_on_its_cron(tmp_path, monke
         {
             "dashboards": [
                 {"name": "sympy", "url": str(fixture_path("dashboards", "sympy"))},
-                {"name": "dask", "url": str(fixture_path("dashboards", "dask-2017"))},
+                {"name": "dask", "url": str(fixture_path("dashboards", "dask-2017", "distributed"))},
             ]
         },
     )
@@ -216,7 +216,7 @@ def test_the_freshness_check_fails_for_a_stale_dashboard_and_passes_for_fresh_on
         {
             "dashboards": [
                 {"name": "sympy", "url": str(fixture_path("dashboards", "sympy"))},
-                {"name": "dask", "url": str(fixture_path("dashboards", "dask-2017"))},
+                {"name": "dask", "url": str(fixture_path("dashboards", "dask-2017", "distributed"))},
             ]
         },
     )
@@ -289,3 +289,53 @@ def test_materialize_runs_beside_the_unwritten_sources_of_the_demo(tmp_path):
     db = tmp_path / "w.duckdb"
     assert materialize(DEMO_SOURCES, db, "--select", "key:raw/source_registry") == 0
     assert read_rows(db, "select count(*) from raw.source_registry")[0][0] > 0
+
+
+@pytest.mark.slow  # two dbt invocations
+def test_dbt_source_freshness_fails_a_dashboard_last_fetched_too_long_ago(tmp_path):
+    """`dbt source freshness` on a real crawled dashboard (dask/distributed, 2017, from the fixtures): fresh passes; the
+    same rows fetched 8 days ago (a mutated copy) are past error_after (7 days) and fail."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from assets.dbt_project import ensure_manifest
+    from assets.resources import stage_ddl
+    from ingest.dashboards import ingest_dashboard_source
+    from ingest.sources import load_sources
+    from ingest.warehouse import create_schema
+
+    ensure_manifest()
+    sources = write_sources(
+        tmp_path,
+        {
+            "dashboards": [
+                {"name": "dask", "url": str(fixture_path("dashboards", "dask-2017", "distributed"))}
+            ]
+        },
+    )
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    create_schema(con, stage_ddl())
+    ingest_dashboard_source(con, load_sources(sources).dashboards[0])
+    con.close()
+    dbt = Path(sys.executable).parent / "dbt"
+
+    def freshness() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(dbt), "source", "freshness", "--select", "source:dashboards.dashboard_files",
+             "--vars", f'{{"datasmith_db": "{db}"}}', "--target-path", str(tmp_path / "target"),
+             "--log-path", str(tmp_path / "logs")],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    fresh = freshness()
+    assert fresh.returncode == 0, fresh.stdout[-2000:]
+    assert "PASS freshness of dashboards.dashboard_files" in fresh.stdout
+    con = duckdb.connect(str(db))
+    con.execute("update raw.dashboard_files set fetched_at = fetched_at - interval 8 day")
+    con.close()
+    stale = freshness()
+    assert stale.returncode == 1
+    assert "ERROR STALE" in stale.stdout
