@@ -103,6 +103,9 @@ def test_each_stage_job_selects_exactly_its_group(demo_defs):
         selected = set(job.asset_layer.executable_asset_keys)
         expected = {k for k in graph.materializable_asset_keys if graph.get(k).group_name == group}
         assert selected == expected, group
+        # launchable from the UI as is: every config of its assets has its defaults
+        resolved = demo_defs.resolve_job_def(job.name)
+        assert dg.validate_run_config(resolved, {}) is not None
 
 
 def test_the_schedules_and_sensors_are_stopped_unless_automation_is_on(demo_defs, tmp_path, monkeypatch):
