@@ -342,3 +342,25 @@ def test_dbt_source_freshness_fails_a_dashboard_last_fetched_too_long_ago(tmp_pa
     stale = freshness()
     assert stale.returncode == 1
     assert "ERROR STALE" in stale.stdout
+
+
+def test_the_refresh_schedule_refreshes_github_discovery_and_each_known_repository(tmp_path):
+    sources = write_sources(tmp_path, {"github": {"discover": False, "repos": ["django/django-asv"]}})
+    repository = definitions(sources, tmp_path / "w.duckdb").get_repository_def()
+    schedule = repository.get_schedule_def("refresh_public_sources")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("github_repos", ["django/django", "astropy/astropy"])
+        context = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=datetime.datetime(2026, 12, 7, 4, 0),
+            repository_def=repository,
+        )
+        requests = schedule.evaluate_tick(context).run_requests
+    by_partition = {r.partition_key: set(r.asset_selection) for r in requests}
+    assert set(by_partition) == {None, "django/django", "astropy/astropy"}
+    assert dg.AssetKey(["raw", "github_candidates"]) in by_partition[None]
+    assert by_partition["django/django"] == {
+        dg.AssetKey(["raw", t])
+        for t in ("github_pull_pages", "github_pull_crawls", "github_commit_files", "github_commit_diffs")
+    }
+    assert len({r.run_key for r in requests}) == 3
