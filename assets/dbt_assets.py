@@ -30,6 +30,15 @@ class WarehouseTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         return dg.AssetKey(table_key(dbt_resource_props))
 
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        """Every model follows new data upstream (assets.automation.FOLLOW_UPSTREAM, an `eager()`), once
+        the automation sensor that evaluates it is on; seeds and snapshots stay manual."""
+        from assets.automation import FOLLOW_UPSTREAM
+
+        return FOLLOW_UPSTREAM if dbt_resource_props.get("resource_type") == "model" else None
+
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from assets import benchmark_runner, github
+from assets.automation import build_automation
 from assets.benchmark_runner import build_benchmark_definitions
 from assets.dashboards import build_dashboard_ingest
 from assets.dataset import build_dataset_definitions
@@ -72,7 +74,13 @@ def build_definitions(sources_file: Path | None = None, db_path: Path | None = N
         for asset in merged.assets or ()
         for key in (asset.keys if hasattr(asset, "keys") else [asset.key])
     }
-    return dg.Definitions.merge(merged, dg.Definitions(assets=unwritten_source_specs(written)))
+    # As external assets, not bare specs: everything in defs.assets has .keys (the CLI's loop needs it).
+    unwritten = [dg.AssetsDefinition(specs=[spec]) for spec in unwritten_source_specs(written)]
+    merged = dg.Definitions.merge(merged, dg.Definitions(assets=unwritten))
+    # Stage jobs, the refresh schedule, automation conditions and sensors, freshness checks (all stopped
+    # unless DATASMITH_AUTOMATION=on): assets/automation.py.
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    return build_automation(sources, merged, manifest)
 
 
 def _dbt_executable() -> str:
