@@ -227,7 +227,7 @@ def _materialize_on(
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING" if verbose else "CRITICAL"}}}}
 
     # the assets that run (AssetSpecs of raw tables no asset here writes are lineage only)
-    definitions = [d for d in defs.assets or [] if isinstance(d, dg.AssetsDefinition)]
+    definitions = [d for d in defs.assets or [] if isinstance(d, dg.AssetsDefinition) and d.is_executable]
     dynamic = [d for d in definitions if isinstance(d.partitions_def, dg.DynamicPartitionsDefinition)]
     static_known = {
         p
