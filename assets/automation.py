@@ -357,10 +357,13 @@ def _freshness_check(key: dg.AssetKey, thresholds: dict[str, datetime.timedelta]
     return check
 
 
-def build_automation(sources: Sources, defs: dg.Definitions, manifest: Mapping) -> dg.Definitions:
+def build_automation(
+    sources: Sources, defs: dg.Definitions, manifest: Mapping, running: bool | None = None
+) -> dg.Definitions:
     """`defs` with the stage owners and tags, the automation conditions, and the jobs, schedules,
-    sensors and freshness checks of this module (all STOPPED unless DATASMITH_AUTOMATION is on)."""
-    on = automation_on()
+    sensors and freshness checks of this module: RUNNING when `running` says so (a deployment's code
+    location, deploy/k8s/definitions.py), else as DATASMITH_AUTOMATION says (default STOPPED: the demo)."""
+    on = automation_on() if running is None else running
     schedule_status = dg.DefaultScheduleStatus.RUNNING if on else dg.DefaultScheduleStatus.STOPPED
     sensor_status = dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
     defs = with_follow_upstream(with_stage_owners(defs))

@@ -30,7 +30,11 @@ def build_partitions(sources: Sources) -> DynamicPartitions:
     return DynamicPartitions({**github.partition_keys(sources), **benchmark_runner.partition_keys(sources)})
 
 
-def build_definitions(sources_file: Path | None = None, db_path: Path | None = None) -> dg.Definitions:
+def build_definitions(
+    sources_file: Path | None = None, db_path: Path | None = None, automation: bool | None = None
+) -> dg.Definitions:
+    """The whole code location; `automation` True starts the schedules and sensors RUNNING (a deployment),
+    None leaves it to DATASMITH_AUTOMATION (off unless set: the demo and `datasmith materialize`)."""
     sources = load_sources(sources_file or sources_file_from_env())
     db_path = Path(db_path or db_path_from_env()).resolve()
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +84,7 @@ def build_definitions(sources_file: Path | None = None, db_path: Path | None = N
     # Stage jobs, the refresh schedule, automation conditions and sensors, freshness checks (all stopped
     # unless DATASMITH_AUTOMATION=on): assets/automation.py.
     manifest = json.loads(Path(dbt_project.manifest_path).read_text())
-    return build_automation(sources, merged, manifest)
+    return build_automation(sources, merged, manifest, running=automation)
 
 
 def _dbt_executable() -> str:

@@ -206,8 +206,13 @@ def test_k8s_job_uses_the_kubernetes_executor(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location("datasmith_k8s_definitions", K8S / "definitions.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    job = module.defs().resolve_job_def("benchmark_k8s_job")
+    defs = module.defs()
+    job = defs.resolve_job_def("benchmark_k8s_job")
     assert job.executor_def.name == executor.name and job.partitions_def.name == PARTITIONS_NAME
+    # the shipped deployment runs its automation (the demo's stays stopped: tests/assets/test_automation.py)
+    repository = defs.get_repository_def()
+    statuses = {d.name: d.default_status.value for d in [*repository.schedule_defs, *repository.sensor_defs]}
+    assert statuses and set(statuses.values()) == {"RUNNING"}, statuses
     from dagster._config import process_config
 
     config = yaml.safe_load((K8S / "run_config.yaml").read_text())["execution"]["config"]
