@@ -102,8 +102,8 @@ def build_detection_definitions() -> dg.Definitions:
         kinds={"python", "matplotlib"},
         pool="duckdb_writer",
         description=(
-            "Scatter (log speed-up A vs B, with the identity line) and Bland-Altman plots for every pair of "
-            "measurement sets and method, written under artifacts/replication/."
+            "Scatter (log speed-up A vs B, with the identity line), Bland-Altman and the series of the largest "
+            "change, for every pair of measurement sets and method, written under artifacts/replication/."
         ),
     )
     def replication_plots(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
