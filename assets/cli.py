@@ -319,7 +319,19 @@ def open_instance(home: Path):
     concurrency = (yaml.safe_load(config_file.read_text()) or {}).get("concurrency") or {}
     pools = {**(concurrency.get("pools") or {}), "granularity": "run"}
     ref = InstanceRef.from_dir(str(home), overrides={"concurrency": {**concurrency, "pools": pools}})
-    return dg.DagsterInstance.from_ref(ref)
+    # Opening a new home creates its SQLite storages; two `datasmith` started at the same moment on one home
+    # would both create the same tables ("table secondary_indexes already exists"): one at a time.
+    import fcntl
+
+    with open(home / ".datasmith-open.lock", "a+") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        try:
+            instance = dg.DagsterInstance.from_ref(ref)
+            instance.get_runs(limit=1)  # the run, event log and schedule storages exist past here
+            instance.schedule_storage  # noqa: B018 (created on access)
+            return instance
+        finally:
+            fcntl.lockf(lock, fcntl.LOCK_UN)
 
 
 class Stopped(BaseException):

@@ -606,8 +606,10 @@ def load_sources(path: str | os.PathLike | None = None) -> Sources:
                 loc, message, key = loc + tuple(ctx["at"]), ctx["message"], ctx["key"]
             else:
                 message, key = _message(error["type"], loc, error["msg"]), error["type"] == "extra_forbidden"
-            mistakes.append((line(loc, key), message))
-        first_line, message = min(mistakes, key=lambda m: m[0])
+            # an unknown key is told before a missing one in the same entry (a misspelt key is both)
+            unknown = error["type"] == "extra_forbidden"
+            mistakes.append((line(loc[:-1] if unknown else loc), not unknown, line(loc, key), message))
+        _, _, first_line, message = min(mistakes, key=lambda m: m[:3])
         raise SourcesError(f"{file}: line {first_line}: {message}") from None
     finally:
         _LOADING.reset(loading)

@@ -64,7 +64,7 @@ def tasks_warehouse(db: Path, result: dict, repo: str) -> duckdb.DuckDBPyConnect
              to_timestamp($date / 1000) as commit_date, 'b' || $sha as commit_before,
              2.0 as median_speedup, 2.0 as max_speedup, 1 as n_workloads, 'results' as source,
              ['django'] as source_names, 'series-1' as top_series_id, $benchmark as top_benchmark,
-             [{'benchmark': $benchmark, 'params': '', 'machine': $machine, 'before': 2.0, 'after': 1.0,
+             [{'series_id': 'series-1', 'benchmark': $benchmark, 'params': '', 'machine': $machine, 'before': 2.0, 'after': 1.0,
                'speedup': 2.0, 'significance': 0.01, 'unit': 'seconds'}] as workloads""",
         {"repo": repo, "sha": result["commit_hash"], "date": result["date"], "benchmark": benchmark,
          "machine": result["params"]["machine"]},
