@@ -30,12 +30,13 @@ manifest: bootstrap
 demo: manifest
 	@$(RUN) python samples/generate.py --clone-for-db $(DEMO_DB)
 	$(RUN) datasmith materialize --sources $(DEMO_SOURCES) --db $(DEMO_DB) --dagster-home $(DAGSTER_HOME_DIR)
-	@$(RUN) python -m ingest.summary --db $(DEMO_DB)
+	@$(RUN) python -m assets.summary --db $(DEMO_DB)
 	$(RUN) datasmith score --db $(DEMO_DB)
 	@echo "reports: artifacts/reports/   dataset: artifacts/dataset/ (tasks.parquet, tasks.jsonl, README.md)"
 
 test: manifest
 	$(RUN) ruff check .
+	$(RUN) lint-imports
 	$(RUN) pytest
 
 lint: bootstrap
@@ -51,15 +52,15 @@ docs: manifest
 	DATASMITH_DB=$(abspath $(DEMO_DB)) $(RUN) dbt docs serve --profiles-dir . --port $(DOCS_PORT)
 
 bench: manifest
-	$(RUN) python bench/run.py
-	$(RUN) python bench/dashboards.py
-	$(RUN) python -m detection.bench
-	$(RUN) python bench/github.py
-	$(RUN) python bench/runner.py
-	$(RUN) python -m datasmith.bench
-	$(RUN) python bench/cluster.py
-	$(RUN) python bench/detection_quality.py
-	$(RUN) python bench/scale.py --sets results/django dashboards/numpy-trimmed --copies 1 2 4
+	$(RUN) python -m bench.run
+	$(RUN) python -m bench.dashboards
+	$(RUN) python -m bench.detection
+	$(RUN) python -m bench.github
+	$(RUN) python -m bench.runner
+	$(RUN) python -m bench.dataset
+	$(RUN) python -m bench.cluster
+	$(RUN) python -m bench.detection_quality
+	$(RUN) python -m bench.scale --sets results/django dashboards/numpy-trimmed --copies 1 2 4
 
 sample: bootstrap
 	$(RUN) python samples/generate.py

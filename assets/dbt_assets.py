@@ -1,8 +1,8 @@
-"""The dbt models as Dagster assets, downstream of the ingest assets through the dbt sources."""
+"""The dbt models as Dagster assets, keyed by the tables they build; a dbt source is the asset that writes its table."""
 
 import json
-import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -16,11 +16,29 @@ from ingest.warehouse import writer_lock
 # The benchmark runner's loader (`raw/benchmark_runs`) writes a run's results through the results
 # ingestion, into the tables of these dbt sources as well as raw.benchmark_runs; the models that read them
 # wait for it too, or a run ordered after the GitHub stage would be collated before its results are loaded.
-RUNNER_LOADED_SOURCES = {"results", "ingest"}
+# Delete this edge once raw.asv_result_files & co. have one writer asset (issue 15's one-writer rule).
+RUNNER_LOADED_SOURCES = {"results", "sources"}
 RUNNER_RUNS_KEY = dg.AssetKey(["raw", "benchmark_runs"])
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
+    """Asset keys are the tables dbt builds and reads: a model is `[<schema>, <model>]` (staging,
+    intermediate or main, as built), a source `[<source schema>, <identifier>]` (`["raw", "asv_result_files"]`,
+    `["detection", "breakpoints"]`), which is the key of the Python asset that writes that table, so the
+    two are one asset. Groups are dbt's own (one per stage, models/groups.yml): the default translator's."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        return dg.AssetKey(table_key(dbt_resource_props))
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        """Every model follows new data upstream (assets.automation.FOLLOW_UPSTREAM, an `eager()`), once
+        the automation sensor that evaluates it is on; seeds and snapshots stay manual."""
+        from assets.automation import FOLLOW_UPSTREAM
+
+        return FOLLOW_UPSTREAM if dbt_resource_props.get("resource_type") == "model" else None
+
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
@@ -28,23 +46,42 @@ class WarehouseTranslator(DagsterDbtTranslator):
             dep.asset_key == RUNNER_RUNS_KEY for dep in spec.deps
         ):
             return spec
-        upstream = props.get("depends_on", {}).get("nodes", [])
         sources = manifest.get("sources", {})
+        upstream = props.get("depends_on", {}).get("nodes", [])
         if any(sources.get(u, {}).get("source_name") in RUNNER_LOADED_SOURCES for u in upstream):
             return spec.merge_attributes(deps=[RUNNER_RUNS_KEY])
         return spec
 
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        # Models by bare name (fct_measurements), as people write them in SQL; sources keep their
-        # meta asset keys (raw/...), which are the ingest assets.
-        if dbt_resource_props.get("resource_type") == "model":
-            return dg.AssetKey(dbt_resource_props["name"])
-        return super().get_asset_key(dbt_resource_props)
 
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        # models/<layer>/... -> the layer (staging, intermediate, marts)
-        fqn = dbt_resource_props.get("fqn", [])
-        return fqn[1] if len(fqn) > 2 else "marts"
+def table_key(dbt_resource_props: Mapping[str, Any]) -> list[str]:
+    """`[schema, table]` of a dbt model, seed, snapshot or source, as the warehouse names it."""
+    name = (
+        dbt_resource_props.get("identifier") if dbt_resource_props.get("resource_type") == "source" else None
+    )
+    name = name or dbt_resource_props.get("alias") or dbt_resource_props["name"]
+    return [dbt_resource_props["schema"], name]
+
+
+def unwritten_source_specs(written: set[dg.AssetKey]) -> list[dg.AssetSpec]:
+    """An asset spec for each dbt source table that no asset in `written` writes (the GitHub stage's raw
+    tables when the sources file has no `github:`), in the group of the stage whose staging folder declares
+    it (models/staging/<stage>/): dbt has no groups for sources, and Dagster would put them in `default`."""
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    specs = []
+    for source in manifest.get("sources", {}).values():
+        key = dg.AssetKey(table_key(source))
+        if key in written:
+            continue
+        folders = source.get("original_file_path", "").split("/")
+        stage = folders[2] if len(folders) > 3 and folders[:2] == ["models", "staging"] else None
+        specs.append(dg.AssetSpec(key, group_name=stage, description=source.get("description") or None))
+    return specs
+
+
+def dbt_build_args(database: str, dbt_vars: Mapping[str, Any]) -> list[str]:
+    """`dbt build` with the warehouse path as the `datasmith_db` var, which profiles.yml reads: the dbt
+    subprocess gets the path on its command line, never through this process's environment."""
+    return ["build", "--vars", json.dumps({**dbt_vars, "datasmith_db": str(database)})]
 
 
 @dbt_assets(
@@ -58,10 +95,9 @@ def warehouse_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
     # dbt opens the DuckDB file in its own process: hold the writer lock for the whole build.
-    os.environ["DATASMITH_DB"] = warehouse.database
-    dbt_vars = load_sources().dbt_vars()  # the sources file's replication settings
+    dbt_vars = load_sources(warehouse.sources_file).dbt_vars()  # the sources file's replication settings
     with writer_lock(warehouse.database):
-        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+        invocation = dbt.cli(dbt_build_args(warehouse.database, dbt_vars), context=context)
         # dagster-dbt's fetch_row_counts() queries through dbt's adapter while dbt still runs, which
         # opens the DuckDB file in this process and makes dbt's next model fail on the file lock; so
         # the events are collected until dbt has exited, then each model's gets its table's row count

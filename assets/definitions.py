@@ -2,37 +2,52 @@
 
 from __future__ import annotations
 
-import os
+import json
 import sys
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from assets.benchmark_assets import build_benchmark_definitions
-from assets.dataset_assets import build_dataset_definitions
+from assets import benchmark_runner, github
+from assets.automation import build_automation
+from assets.benchmark_runner import build_benchmark_definitions
+from assets.dashboards import build_dashboard_ingest
+from assets.dataset import build_dataset_definitions
 from assets.dbt_project import dbt_project
-from assets.detection_assets import detect_breakpoints, replication_plots
-from assets.github_assets import build_github_definitions
-from assets.ingest_assets import build_dashboard_ingest, build_results_ingest, build_source_registry
-from assets.partitions import partitions_sensor
+from assets.detection import build_detection_definitions
+from assets.github import build_github_definitions
+from assets.partitions import DynamicPartitions
 from assets.resources import WarehouseResource
-from ingest.sources import db_path_from_env, load_sources, sources_file_from_env
+from assets.results import build_results_ingest
+from assets.sources import build_source_registry
+from ingest.sources import Sources, db_path_from_env, load_sources, sources_file_from_env
 
 
-def build_definitions(sources_file: Path | None = None, db_path: Path | None = None) -> dg.Definitions:
+def build_partitions(sources: Sources) -> DynamicPartitions:
+    """The code location's dynamic partitions (GitHub's projects, the runner's targets) with their key
+    functions, built in this one place and handed to the stages, the sensor and the CLI."""
+    return DynamicPartitions({**github.partition_keys(sources), **benchmark_runner.partition_keys(sources)})
+
+
+def build_definitions(
+    sources_file: Path | None = None, db_path: Path | None = None, automation: bool | None = None
+) -> dg.Definitions:
+    """The whole code location; `automation` True starts the schedules and sensors RUNNING (a deployment),
+    None leaves it to DATASMITH_AUTOMATION (off unless set: the demo and `datasmith materialize`)."""
     sources = load_sources(sources_file or sources_file_from_env())
     db_path = Path(db_path or db_path_from_env()).resolve()
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    os.environ["DATASMITH_DB"] = str(db_path)  # read by profiles.yml in the dbt subprocess
-    os.environ["DATASMITH_SOURCES"] = str(sources.file)  # read by the dbt asset for its vars
+    # dbt gets the warehouse path from the `warehouse` resource (WarehouseResource.database, which the dbt
+    # asset hands to its subprocess) and the sources file from WarehouseResource.sources_file.
+    partitions = build_partitions(sources)
 
     if not Path(dbt_project.manifest_path).exists():
         raise FileNotFoundError(
             f"no dbt manifest at {dbt_project.manifest_path}: run `make manifest` (or `datasmith materialize`, "
             "which builds it) before `dagster dev`"
         )
-    from assets.dbt_assets import warehouse_dbt_models  # needs the manifest
+    from assets.dbt_assets import unwritten_source_specs, warehouse_dbt_models  # needs the manifest
 
     raw_results_files, raw_results_check = build_results_ingest(sources)
     core = dg.Definitions(
@@ -41,24 +56,35 @@ def build_definitions(sources_file: Path | None = None, db_path: Path | None = N
             raw_results_files,
             build_dashboard_ingest(sources),
             warehouse_dbt_models,
-            detect_breakpoints,
-            replication_plots,
         ],
         asset_checks=[raw_results_check],
-        sensors=[partitions_sensor(db_path)],
+        sensors=[partitions.sensor(db_path)],
         resources={
-            "warehouse": WarehouseResource(database=str(db_path)),
+            "warehouse": WarehouseResource(database=str(db_path), sources_file=str(sources.file)),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable()),
         },
     )
     # Each stage's module adds its own assets, checks, sensors and schedules; they share the
     # resources above (`warehouse`, `dbt`) and add any others under their own keys.
-    return dg.Definitions.merge(
+    merged = dg.Definitions.merge(
         core,
-        build_github_definitions(sources, db_path),
-        build_benchmark_definitions(sources, db_path),
+        build_detection_definitions(),
+        build_github_definitions(sources, db_path, partitions),
+        build_benchmark_definitions(sources, db_path, partitions),
         build_dataset_definitions(sources, db_path),
     )
+    written = {
+        key
+        for asset in merged.assets or ()
+        for key in (asset.keys if hasattr(asset, "keys") else [asset.key])
+    }
+    # As external assets, not bare specs: everything in defs.assets has .keys (the CLI's loop needs it).
+    unwritten = [dg.AssetsDefinition(specs=[spec]) for spec in unwritten_source_specs(written)]
+    merged = dg.Definitions.merge(merged, dg.Definitions(assets=unwritten))
+    # Stage jobs, the refresh schedule, automation conditions and sensors, freshness checks (all stopped
+    # unless DATASMITH_AUTOMATION=on): assets/automation.py.
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    return build_automation(sources, merged, manifest, running=automation)
 
 
 def _dbt_executable() -> str:

@@ -1,4 +1,4 @@
-"""`python bench/cluster.py`: the runner's Dask backend against local execution, in the same run.
+"""`python -m bench.cluster`: the runner's Dask backend against local execution, in the same run.
 
 The demo's toy repository (samples/generate.py, 10 commits) is built in a temp folder and measured three
 times with the same asv arguments, each with fresh environments:
@@ -21,12 +21,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-from runner_support import REPO, dask_cluster, toy_repository  # noqa: E402
-
-from benchmark_runner.runner import RunReport, run_benchmarks  # noqa: E402
+from benchmark_runner import run_benchmarks  # noqa: E402
+from benchmark_runner.runner import RunReport  # noqa: E402
 from benchmark_runner.settings import DEFAULT_ASV_ARGS, RunSettings  # noqa: E402
+from tests.support.runner_support import REPO, dask_cluster, toy_repository  # noqa: E402
 
 
 def measure(label: str, settings: RunSettings, shas: list[str]) -> dict:

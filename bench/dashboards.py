@@ -1,6 +1,6 @@
-"""`python bench/dashboards.py`: crawling a published asv dashboard over HTTP, against a sequential scraper.
+"""`python -m bench.dashboards`: crawling a published asv dashboard over HTTP, against a sequential scraper.
 
-A local threaded HTTP server (tests/dashboard_server.py) serves $DATASMITH_FIXTURES/dashboards/numpy-full
+A local threaded HTTP server (tests/support/dashboard_server.py) serves $DATASMITH_FIXTURES/dashboards/numpy-full
 with a fixed latency added to every response, in the handler's own thread (so concurrent requests wait
 side by side, as they would on a real host), and answers If-None-Match with 304. Printed, not asserted:
   * baseline: what the original scraper did: index.json, info.json, then every URL the index promises
@@ -76,7 +76,7 @@ def latency_server(root: Path, latency_s: float, in_flight: InFlight):
     """The tests' DashboardServer (ThreadingHTTPServer, keep-alive, ETag = sha256, 304s, a request
     log), with every response delayed by ``latency_s``. The sleep runs in the handler's thread, one
     per connection, so it delays each request without serialising them."""
-    from tests.dashboard_server import DashboardServer, _Handler
+    from tests.support.dashboard_server import DashboardServer, _Handler
 
     class SlowHandler(_Handler):
         def do_GET(self) -> None:
@@ -120,7 +120,7 @@ def sequential_baseline(base: str) -> tuple[int, int]:
 def ours(db: Path, name: str, url: str, policy):
     from ingest.dashboards import ingest_dashboard_source
     from ingest.sources import DashboardSource
-    from ingest.warehouse import connect_writer
+    from tests.support.warehouse import connect_writer
 
     with connect_writer(db) as con:
         return ingest_dashboard_source(con, DashboardSource(name, url), policy=policy)

@@ -3,10 +3,10 @@
 Run: ``python -m bench.detection_quality [--seed N] [--windows N] [--workers N] [--sets dashboard,results]``
 (not part of ``make test``). Prints one table per set, asserts nothing.
 
-Two sets, the same construction as ``detection.synthetic`` (read its docstring for the scoring rules):
+Two sets, the same construction as ``bench.synthetic`` (read its docstring for the scoring rules):
 
 ``dashboard``
-    ``detection.synthetic`` itself: 60-point windows of the ``dashboards/django`` series (one value per commit,
+    ``bench.synthetic`` itself: 60-point windows of the ``dashboards/django`` series (one value per commit,
     no weights, no CIs), flat for ``rbf`` and ``asv``; methods ``rbf``, ``asv``, ``evidence`` (which has no
     recorded stats here, so it judges by the segment test alone).
 ``results``
@@ -34,7 +34,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from detection import synthetic as syn
+from bench import synthetic as syn
 from detection.steps import DetectionConfig, asv_weights, detect_many
 
 METHODS = ("rbf", "asv", "evidence")

@@ -1,7 +1,7 @@
-"""`python bench/github.py`: the GitHub requests a full collection of one repository costs.
+"""`python -m bench.github`: the GitHub requests a full collection of one repository costs.
 
 One repository with N merged pull requests (default 5,000) is served by the fake GitHub
-(tests/github_server.py, real GitHub bodies) and backed by a local git repository of N commits (made with
+(tests/support/github_server.py, real GitHub bodies) and backed by a local git repository of N commits (made with
 `git fast-import`), each pull request's merge_commit_sha one of them. Requests are counted at the server.
   * baseline, the original's pattern: the closed pull requests 100 per page, then one commit call per pull
     request for its changed files (GET /repos/{o}/{r}/commits/{sha});
@@ -24,13 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.git_clones import clone_path, collect_changed_files  # noqa: E402
-from ingest.github_client import GitHubClient  # noqa: E402
-from ingest.github_discovery import discover  # noqa: E402
-from ingest.github_pulls import collect_pull_requests, merged_pull_requests  # noqa: E402
-from ingest.github_sources import GitHubSettings  # noqa: E402
-from ingest.warehouse import connect_writer  # noqa: E402
-from tests.github_server import FakeClock, FakeGitHub, FakeRepo, pull_request  # noqa: E402
+from ingest.github.client import GitHubClient  # noqa: E402
+from ingest.github.clones import clone_path, collect_changed_files  # noqa: E402
+from ingest.github.discovery import discover  # noqa: E402
+from ingest.github.pulls import collect_pull_requests, merged_pull_requests  # noqa: E402
+from ingest.sources import GitHubSettings  # noqa: E402
+from tests.support.github_server import FakeClock, FakeGitHub, FakeRepo, pull_request  # noqa: E402
+from tests.support.warehouse import connect_writer  # noqa: E402
 
 REPO = "bench-org/fastproject"
 

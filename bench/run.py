@@ -77,7 +77,7 @@ def main() -> int:
     from assets.dbt_project import ensure_manifest
     from ingest.results import ingest_results_source
     from ingest.sources import ResultsSource
-    from ingest.warehouse import connect_writer
+    from tests.support.warehouse import connect_writer
 
     ensure_manifest()
     work = Path(tempfile.mkdtemp(prefix="datasmith-bench-"))

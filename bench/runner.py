@@ -1,4 +1,4 @@
-"""`python bench/runner.py`: the benchmark runner against plain sequential `asv run`, in the same run.
+"""`python -m bench.runner`: the benchmark runner against plain sequential `asv run`, in the same run.
 
 The demo's toy repository (samples/generate.py, 10 commits) is built in a temp folder and measured twice
 with the same asv arguments (the runner's default: --interleave-rounds --append-samples -a rounds=2
@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmark_runner.runner import run_benchmarks  # noqa: E402
+from benchmark_runner import run_benchmarks  # noqa: E402
 from benchmark_runner.settings import DEFAULT_ASV_ARGS, STABLE_ENV, RunSettings  # noqa: E402
 
 

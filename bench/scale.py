@@ -7,12 +7,12 @@ process tree (``/usr/bin/time -v`` reports the largest process), and the warehou
 growth exponent of each stage's time between consecutive sizes (log t2/t1 / log n2/n1).
 
 Stages, each one `datasmith materialize --select ...` in a fresh process:
-  load+dbt   ingest and dbt up to int_series__points and dim_series
+  load+dbt   ingest and dbt up to fct_series_points and dim_series
   detection  the breakpoints assets (a full run: the warehouse is new)
   rest       a whole materialisation again: nothing new to ingest, dbt rebuilt, detection
              incremental (nothing changed), the marts and the dataset stage
 
-    python bench/scale.py --sets results/django dashboards/numpy-trimmed --copies 1 2 4 [--workdir DIR]
+    python -m bench.scale --sets results/django dashboards/numpy-trimmed --copies 1 2 4 [--workdir DIR]
 
 Not part of `make test`. Sizes of 10M and 50M measurements need copies of the larger sets (the django
 results are ~260k measurements, numpy-full ~2.4M) and tens of minutes per size on two cores.
@@ -48,8 +48,8 @@ REPOS = {
     "sympy-v1": "sympy/sympy",
 }
 STAGES = (
-    ("load+dbt", ["--select", "+key:int_series__points or +key:dim_series"]),
-    ("detection", ["--select", "key:breakpoints or key:breakpoints_skipped"]),
+    ("load+dbt", ["--select", "+key:fct_series_points or +key:dim_series"]),
+    ("detection", ["--select", "key:breakpoints or key:detection/skipped_series"]),
     ("rest", []),
 )
 

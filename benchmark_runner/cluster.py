@@ -167,6 +167,8 @@ class ClusterRunner(Runner):
         }  # fmt: skip
         lost: list[str] = []
         idle_since: float | None = None
+        bar = self.progress_bar(len(todo))
+        say = bar.lines(self.say)
         try:
             while pending:
                 try:
@@ -190,17 +192,20 @@ class ClusterRunner(Runner):
                         result = future.result()
                     except Exception as exc:  # a job that never came back: no record, a re-run measures it
                         lost.append(f"{sha[:8]} ({type(exc).__name__}: {exc})")
-                        self.say(f"{sha[:8]}: lost on the cluster: {type(exc).__name__}: {exc}")
+                        say(f"{sha[:8]}: lost on the cluster: {type(exc).__name__}: {exc}")
+                        bar.update(len(report.records) + len(lost))
                         continue
                     record = self._publish(result)
                     report.records.append(record)
                     report.bytes_received += result["bytes"]
-                    self.say(
+                    say(
                         f"{sha[:8]}: {record.status} in {record.benchmark_seconds:.1f} s on {result['worker']} "
                         f"cores {format_cores(record.cores)} ({len(report.records)}/{len(todo)})"
                     )
+                    bar.update(len(report.records) + len(lost))
                     future.release()
         finally:
+            bar.close()
             for future in pending:
                 future.cancel()
         if lost:

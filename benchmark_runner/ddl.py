@@ -1,4 +1,4 @@
-"""raw.benchmark_runs, registered in ingest.warehouse.create_raw_schema (kept import-light)."""
+"""raw.benchmark_runs, handed to ingest.warehouse.create_schema by assets.resources (kept import-light)."""
 
 BENCHMARK_RUNS_DDL = """
 create schema if not exists raw;

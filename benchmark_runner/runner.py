@@ -29,11 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from benchmark_runner.cores import allocate_cores, format_cores
 from benchmark_runner.gitrepo import checkout_worktree, prepare_clone, resolve_commit
 from benchmark_runner.settings import MACHINE_FACT_KEYS, STABLE_ENV, RunSettings
 from benchmark_runner.store import JobRecord, measured_commits, publish_results, write_atomic, write_record
+from ingest.progress import ProgressBar
 
 Progress = Callable[[str], None]
 # asv's words when the project cannot be built or installed for a commit.
@@ -106,9 +108,13 @@ class _Job:
 
 
 class Runner:
-    def __init__(self, settings: RunSettings, progress: Progress | None = None):
+    def __init__(
+        self, settings: RunSettings, progress: Progress | None = None, progress_stream: TextIO | None = None
+    ):
         self.settings = settings
         self.say = progress or (lambda _m: None)
+        # In a terminal outside a Dagster run, a bar of commits measured (ingest.progress).
+        self.progress_stream = progress_stream
         self.work = settings.work_dir.resolve()
         self.source_dir = settings.source_dir.resolve()
         self.env_name = settings.env_id
@@ -254,6 +260,8 @@ class Runner:
             for i, cores in enumerate(slot_cores[: len(todo)])
         ]
         lock = threading.Lock()
+        bar = self.progress_bar(len(todo))
+        say = bar.lines(self.say)
 
         def work(slot: _Slot) -> None:
             while True:
@@ -264,18 +272,31 @@ class Runner:
                 record = self._job(slot, sha)
                 with lock:
                     report.records.append(record)
-                    self.say(
+                    say(
                         f"{sha[:8]}: {record.status} in {record.benchmark_seconds:.1f} s on cores "
                         f"{format_cores(slot.cores)} ({len(report.records)}/{len(todo)})"
                     )
+                    bar.update(len(report.records))
 
         threads = [
             threading.Thread(target=work, args=(slot,), name=f"bench-slot-{slot.index}") for slot in slots
         ]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            for thread in threads:
+                thread.join()
+        finally:
+            bar.close()
+
+    def progress_bar(self, total: int) -> ProgressBar:
+        """The bar of this run's commits (drawn only in a terminal outside a Dagster run)."""
+        return ProgressBar(
+            f"{self.settings.source_name} benchmarks",
+            total=total,
+            unit="commits",
+            stream=self.progress_stream,
+        )
 
     def _job(self, slot: _Slot, sha: str) -> JobRecord:
         s = self.settings
@@ -398,18 +419,3 @@ def _install_seconds(source_dir: Path, published: list[str]) -> float | None:
         if "<build>" in durations:
             total = (total or 0.0) + float(durations["<build>"])
     return total
-
-
-def run_benchmarks(
-    settings: RunSettings,
-    commits: list[str],
-    skip: set[str] | frozenset[str] = frozenset(),
-    progress: Progress | None = None,
-) -> RunReport:
-    """Measure ``commits`` (any git revision names) with asv; see the module docstring. With
-    ``settings.cluster`` the jobs run on a Dask distributed cluster instead (benchmark_runner/cluster.py)."""
-    if settings.cluster:
-        from benchmark_runner.cluster import ClusterRunner  # late: distributed is the optional extra
-
-        return ClusterRunner(settings, progress).run(commits, skip)
-    return Runner(settings, progress).run(commits, skip)

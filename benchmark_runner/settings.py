@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -13,15 +12,11 @@ from pathlib import Path
 
 import json5
 
-# The original's sampling: two rounds interleaved across commits, samples appended, 2 repeats.
-DEFAULT_ASV_ARGS = ("--interleave-rounds", "--append-samples", "-a", "rounds=2", "-a", "repeat=2")
+# The sources file (the core) holds the defaults it checks against; re-exported for the runner.
+from ingest.sources import DEFAULT_ASV_ARGS, MACHINE_FACT_KEYS, run_source_name  # noqa: F401
+
 # One thread per numeric library, so a benchmark measures the code and not the thread pool.
 STABLE_ENV = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-# The facts asv's machine.json records (`asv machine --arch ... --cpu ... --num_cpu ... --os ... --ram ...`);
-# the ones not fixed by configuration are the host's, as asv detects them.
-MACHINE_FACT_KEYS = ("arch", "cpu", "num_cpu", "os", "ram")
-
-NAME_PART = re.compile(r"[^a-z0-9_.-]+")
 
 
 def asv_command_from_env() -> tuple[str, ...]:
@@ -62,9 +57,7 @@ class RunSettings:
     @property
     def source_name(self) -> str:
         """The warehouse source the results land in: run.<owner>.<name>.<machine>, lower case."""
-        owner, name = self.repo.lower().split("/", 1)
-        parts = [NAME_PART.sub("-", p).strip("-") or "x" for p in (owner, name, self.machine.lower())]
-        return "run." + ".".join(parts)
+        return run_source_name(self.repo, self.machine)
 
     @property
     def source_dir(self) -> Path:

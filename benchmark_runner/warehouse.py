@@ -63,7 +63,9 @@ def ingest_run_outputs(
 ) -> RunIngestReport:
     """Load one run source's results tree and job records; loads nothing twice."""
     source_dir = Path(source_dir).resolve()
-    con.execute(BENCHMARK_RUNS_DDL)  # also in create_raw_schema; here so a bare connection works too
+    con.execute(
+        BENCHMARK_RUNS_DDL
+    )  # also in the WarehouseResource's DDL; here so a bare connection works too
     results = None
     tree = source_dir / "results"
     if tree.is_dir():
@@ -113,25 +115,25 @@ def measured_in_warehouse(
 
 
 def filtered_commits(con: duckdb.DuckDBPyConnection, repo: str, latest: int) -> list[str]:
-    """The latest ``latest`` commits of ``repo`` in the `commits_filtered` mart (GitHub stage), oldest first."""
+    """The latest ``latest`` commits of ``repo`` in the `fct_core_commits` mart (GitHub stage), oldest first."""
     exists = con.execute(
-        "select count(*) from information_schema.tables where table_name = 'commits_filtered'"
+        "select count(*) from information_schema.tables where table_name = 'fct_core_commits'"
     ).fetchone()[0]
     if not exists:
         raise LookupError(
-            "the warehouse has no commits_filtered table yet: materialise the GitHub stage first, "
+            "the warehouse has no fct_core_commits table yet: materialise the GitHub stage first, "
             "or list the commits explicitly with 'commits:'"
         )
     columns = {
         r[0]
         for r in con.execute(
-            "select column_name from information_schema.columns where table_name = 'commits_filtered'"
+            "select column_name from information_schema.columns where table_name = 'fct_core_commits'"
         ).fetchall()
     }
     order = next((c for c in ("merged_at", "committed_at", "commit_date", "date") if c in columns), None)
     order_sql = f"{order} desc nulls last, commit_sha" if order else "commit_sha"
     rows = con.execute(
-        f"select commit_sha from commits_filtered where repo_name = ? order by {order_sql} limit ?",
+        f"select commit_sha from fct_core_commits where repo_name = ? order by {order_sql} limit ?",
         [repo, latest],
     ).fetchall()
     return [row[0] for row in reversed(rows)]

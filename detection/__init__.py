@@ -3,12 +3,13 @@
 ``detect`` / ``detect_many`` find change points with two methods, ``rbf`` (ruptures' PELT with the RBF kernel,
 re-implemented exactly and much faster in ``detection.rbf``) and ``asv`` (asv's own step detection, reproduced
 exactly and faster in ``detection.asvfast``), and qualify each with segment statistics, a Mann-Whitney U test, a
-magnitude floor and the benchmark's direction. ``python -m detection.bench`` times both against the plain
+magnitude floor and the benchmark's direction. ``python -m bench.detection`` times both against the plain
 library loops on the django dashboard.
 """
 
 from detection.asvfast import detect_steps as asv_detect_steps
 from detection.asvfast import detect_steps_many as asv_detect_steps_many
+from detection.ddl import DETECTION_DDL
 from detection.rbf import rbf_breakpoints, rbf_reference
 from detection.steps import (
     METHODS,
@@ -23,6 +24,7 @@ from detection.steps import (
 )
 
 __all__ = [
+    "DETECTION_DDL",
     "METHODS",
     "RBF_PENALTY_MULTIPLIER",
     "ChangePoint",

@@ -1,7 +1,7 @@
 """asv's step detection (``asv.step_detect.detect_steps``), reproduced exactly but several times faster.
 
 ``detect_steps_many`` returns, for each series, exactly what ``asv.step_detect.detect_steps(y, w)`` returns (same
-tuples, same floats); the tests and ``python -m detection.bench`` check this on real series. The algorithm is asv's,
+tuples, same floats); the tests and ``python -m bench.detection`` check this on real series. The algorithm is asv's,
 step for step: a golden-section search over the Potts penalty ``gamma``; for each ``gamma`` the exact Potts
 solution with pieces of at most 20 points, merged and nudged by ``merge_pieces``, scored by an information
 criterion whose noise term is itself minimised over an AR(1) coefficient ``rho`` by a second golden search.

@@ -33,10 +33,8 @@ medians, the segment Mann-Whitney p-value in ``p_value``), with ``significant`` 
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 import numpy as np
 
@@ -167,15 +165,3 @@ def evidence_splits(
         _, worst = max(failing)
         del splits[worst]
     return splits
-
-
-def evidence_change_points(x, positions, stats, better, config):
-    """``ChangePoint``s of the ``evidence`` method for one clean series (see ``detection.steps._detect_batch``)."""
-    from detection.steps import _change_points
-
-    splits = evidence_splits(x, stats, min_size=config.rbf_min_size, alpha=config.significance_alpha)
-    bounds = [0, *splits, len(x)]
-    segments = list(itertools.pairwise(bounds))
-    cps = _change_points("evidence", x, positions, segments, better, config)
-    # every kept boundary passed step 3; significance is that verdict, not the segment Mann-Whitney p
-    return [replace(c, significant=True) for c in cps]

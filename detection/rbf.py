@@ -1,7 +1,7 @@
 """PELT with the RBF kernel cost: an exact, fast re-implementation of ``ruptures.Pelt(model="rbf", jump=1)``.
 
 ``rbf_reference`` is the plain ruptures call. ``rbf_breakpoints`` returns exactly the same breakpoints for
-``jump=1`` (asserted by the tests on real series and by ``python -m detection.bench`` on every django series), but is
+``jump=1`` (asserted by the tests on real series and by ``python -m bench.detection`` on every django series), but is
 hundreds of times faster. How it stays identical:
 
 * The Gram matrix is computed by the same expressions as ``ruptures.costs.CostRbf`` (pdist, median heuristic,

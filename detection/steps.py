@@ -21,17 +21,19 @@ Mann-Whitney U test (``detection.stats``), and classified by the benchmark's dir
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from detection import asvfast
+from detection.evidence import evidence_splits
 from detection.rbf import default_penalty, rbf_breakpoints
 from detection.stats import mannwhitney_p, segment_summary
 
@@ -44,7 +46,7 @@ RBF_PENALTY_MULTIPLIER = 1.0
 
 Why ``c * ln(n)``: the RBF cost is scale-free (the kernel bandwidth is the median pairwise distance, so a
 segment's cost is counted in "points": between 0 and its length), so a BIC-like ``c * ln(n)`` means the same on
-every series. Why ``c = 1``, from ``python -m detection.bench --penalty-study`` on the django dashboard
+every series. Why ``c = 1``, from ``python -m bench.detection --penalty-study`` on the django dashboard
 (523 series, log-values, min_size 2):
 
 * false alarms: each series shuffled (its real noise, no change by construction): c = 0.5 finds a change point
@@ -304,11 +306,9 @@ def _detect_batch(
         cps: list[ChangePoint] = []
         for method in config.methods:
             if method == "evidence":
-                from detection.evidence import evidence_change_points
-
                 st = stats_of[i]
                 cps.extend(
-                    evidence_change_points(x, positions, st and [st[p] for p in positions], better, config)
+                    _evidence_change_points(x, positions, st and [st[p] for p in positions], better, config)
                 )
                 continue
             if method == "rbf":
@@ -456,3 +456,13 @@ def detect_many(
                 yield from pending.pop(0).result()
         for fut in pending:
             yield from fut.result()
+
+
+def _evidence_change_points(x, positions, stats, better, config):
+    """``ChangePoint``s of the ``evidence`` method for one clean series: detection.evidence finds the splits."""
+    splits = evidence_splits(x, stats, min_size=config.rbf_min_size, alpha=config.significance_alpha)
+    bounds = [0, *splits, len(x)]
+    segments = list(itertools.pairwise(bounds))
+    cps = _change_points("evidence", x, positions, segments, better, config)
+    # every kept boundary passed step 3; significance is that verdict, not the segment Mann-Whitney p
+    return [replace(c, significant=True) for c in cps]

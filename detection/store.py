@@ -1,6 +1,6 @@
 """Change-point detection over the warehouse: read the series, detect, write detection.*.
 
-Reads `int_series__points` joined to `dim_series`, runs `detect_many` over all cores, and writes
+Reads `fct_series_points` joined to `dim_series`, runs `detect_many` over all cores, and writes
 detection.breakpoints and detection.skipped_series in one transaction (a crash leaves the previous
 tables).
 
@@ -22,11 +22,13 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import TextIO
 
 import duckdb
 import pyarrow as pa
 
 from detection.steps import DetectionConfig, asv_weights, detect_many
+from ingest.progress import ProgressBar
 
 MEMORY_LIMIT = "4GB"
 """DuckDB's memory_limit for dbt and detection unless DATASMITH_DUCKDB_MEMORY_LIMIT says otherwise."""
@@ -46,7 +48,7 @@ FINGERPRINTS_SQL = """
 select points.series_id,
        concat_ws(':', count(*), bit_xor(hash(points.position, points.value, points.ci_99_a, points.ci_99_b)),
                  any_value(series.benchmark_type)) as fingerprint
-from intermediate.int_series__points as points
+from main.fct_series_points as points
 join main.dim_series as series using (series_id)
 group by points.series_id
 """
@@ -119,7 +121,7 @@ def iter_series(
                   list(points.value order by points.position)   as point_values,
                   list(points.ci_99_a order by points.position) as ci_99_a,
                   list(points.ci_99_b order by points.position) as ci_99_b
-           from intermediate.int_series__points as points
+           from main.fct_series_points as points
            join main.dim_series as series using (series_id)
            {restrict}
            group by all
@@ -146,8 +148,11 @@ def run_detection(
     workers: int | None = None,
     progress: Callable[[str], None] | None = None,
     full: bool = False,
+    progress_stream: TextIO | None = None,
 ) -> DetectionReport:
-    """Detect the series whose points changed since the last run (all of them when `full`)."""
+    """Detect the series whose points changed since the last run (all of them when `full`). In a
+    terminal (``progress_stream``, default ``sys.stderr``) outside a Dagster run, a bar shows the
+    series detected of those to do, the rate and the ETA (``ingest.progress``)."""
     say = progress or (lambda _m: None)
     duckdb_settings(con)
     con.execute(STATE_DDL)
@@ -178,20 +183,23 @@ def run_detection(
     todo_table = pa.table({"series_id": pa.array(todo, pa.string())})
     found: list[dict] = []
     skipped: list[dict] = []
-    for done, (series_id, change_points, skip_reason) in enumerate(
-        detect_many(iter_series(con, only=None if report.full else todo_table), config, workers=workers),
-        start=1,
-    ):
-        report.detected += 1
-        if skip_reason is not None:
-            for method in config.methods:
-                skipped.append(
-                    {"series_id": series_id, "method": method, "reason": skip_reason, "detected_at": now}
-                )
-        for point in change_points:
-            found.append({"series_id": series_id, **asdict(point), "detected_at": now})
-        if done % 1000 == 0:
-            say(f"detection: {done}/{len(todo)} series")
+    with ProgressBar("detection", total=len(todo), unit="series", stream=progress_stream) as bar:
+        say_above = bar.lines(say)
+        for done, (series_id, change_points, skip_reason) in enumerate(
+            detect_many(iter_series(con, only=None if report.full else todo_table), config, workers=workers),
+            start=1,
+        ):
+            bar.update(done)
+            report.detected += 1
+            if skip_reason is not None:
+                for method in config.methods:
+                    skipped.append(
+                        {"series_id": series_id, "method": method, "reason": skip_reason, "detected_at": now}
+                    )
+            for point in change_points:
+                found.append({"series_id": series_id, **asdict(point), "detected_at": now})
+            if done % 1000 == 0:
+                say_above(f"detection: {done}/{len(todo)} series")
     state_rows = pa.table(
         {
             "series_id": pa.array(todo, pa.string()),

@@ -27,10 +27,12 @@ import unicodedata
 
 END_OF_OPTIONS = "--end-of-options"
 
-COMMIT_HASH_CHARS = "[0-9a-fA-F]{4,64}"  # also the raw results check (ingest/results.py), in SQL
+COMMIT_HASH_CHARS = "[0-9a-fA-F]{4,64}"  # also the raw results check (ingest/results/load.py), in SQL
 COMMIT_HASH = re.compile(COMMIT_HASH_CHARS + r"\Z")
 REPO_PATTERN = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,39}/(?!-)(?!\.\.?\Z)[A-Za-z0-9_.-]{1,100}\Z")
 SOURCE_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*\Z")
+# user:password@ (or user@) after a URL's scheme, as earlier versions stored a URL given with them (SQL regex).
+URL_CREDENTIALS = r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@"
 
 
 class IdentifierError(ValueError):

@@ -6,8 +6,20 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from ingest.dashboards import URL_CREDENTIALS
+from ingest.identifiers import URL_CREDENTIALS
 from ingest.sources import Sources
+
+REGISTRY_DDL = """
+create schema if not exists raw;
+-- The sources file as it was at each load: a new row only when an entry changes.
+create table if not exists raw.source_registry (
+    source_name varchar not null,
+    source_kind varchar not null,
+    location    varchar not null,
+    repo        varchar,
+    registered_at timestamp not null
+);
+"""
 
 
 def register_sources(con: duckdb.DuckDBPyConnection, sources: Sources) -> int:

@@ -18,86 +18,26 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
+# A raw loader commits one transaction per batch of this many bytes (results files, dashboard files): big
+# enough to amortise the commit, small enough that a crash loses little.
+BATCH_BYTES = int(os.environ.get("DATASMITH_INGEST_BATCH_BYTES", 64 * 1024 * 1024))
+
 DEFAULT_LOCK_TIMEOUT_S = 3600.0
 log = logging.getLogger("datasmith")
 
-RAW_DDL = """
-create schema if not exists raw;
 
--- One row per distinct version of each file of a results tree (append-only).
-create table if not exists raw.asv_result_files (
-    source_name   varchar   not null,  -- the sources-file entry the file came from
-    relative_path varchar   not null,  -- path inside the source folder, '/'-separated
-    tree_path     varchar   not null,  -- the results folder (holding benchmarks.json) it belongs to
-    machine_dir   varchar   not null,  -- asv's machine name: the folder the file sits in
-    sha256        varchar   not null,
-    size_bytes    bigint    not null,
-    loaded_at     timestamp not null,
-    content       varchar   not null   -- the file's JSON text as written, validated at load
-);
-create table if not exists raw.asv_benchmark_files (
-    source_name varchar not null, relative_path varchar not null, tree_path varchar not null,
-    sha256 varchar not null, size_bytes bigint not null, loaded_at timestamp not null, content varchar not null
-);
-create table if not exists raw.asv_machine_files (
-    source_name varchar not null, relative_path varchar not null, tree_path varchar not null,
-    machine_dir varchar not null, sha256 varchar not null, size_bytes bigint not null,
-    loaded_at timestamp not null, content varchar not null
-);
--- asv.conf.json is JSON with // comments; content holds it as plain JSON, the comments stripped.
-create table if not exists raw.asv_config_files (
-    source_name varchar not null, relative_path varchar not null, sha256 varchar not null,
-    size_bytes bigint not null, loaded_at timestamp not null, content varchar not null
-);
--- Every results file that could not be loaded, with why; its bytes are kept (decoded leniently).
-create table if not exists raw.results_quarantine (
-    source_name   varchar   not null,
-    relative_path varchar   not null,
-    sha256        varchar,
-    size_bytes    bigint,
-    loaded_at     timestamp not null,
-    reason        varchar   not null,
-    content       varchar
-);
--- Written by the `breakpoints` asset (detection/store.py); empty until detection has run, so the
--- marts that read them build from the first run on.
-create schema if not exists detection;
-create table if not exists detection.breakpoints (
-    series_id varchar not null, method varchar not null, index_before bigint not null,
-    index_after bigint not null, value_before double, value_after double, mean_before double,
-    mean_after double, n_before bigint, n_after bigint, spread_before double, spread_after double,
-    relative_change double, speedup double, direction varchar not null, p_value double,
-    significant boolean, passes_floor boolean, detected_at timestamp not null
-);
-create table if not exists detection.skipped_series (
-    series_id varchar not null, method varchar not null, reason varchar not null, detected_at timestamp not null
-);
--- The sources file as it was at each load: a new row only when an entry changes.
-create table if not exists raw.source_registry (
-    source_name varchar not null,
-    source_kind varchar not null,
-    location    varchar not null,
-    repo        varchar,
-    registered_at timestamp not null
-);
-"""
-
-
-def create_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Every table the ingest and detection assets write, so dbt can build before they first run."""
-    from ingest.dashboards import DASHBOARD_DDL  # late: the dashboards module pulls in asv
-
-    con.execute(RAW_DDL)
-    con.execute(DASHBOARD_DDL)
-    con.execute(__import__("ingest.github_store", fromlist=["GITHUB_DDL"]).GITHUB_DDL)
-    from datasmith.ddl import DATASET_DDL; con.execute(DATASET_DDL)  # noqa: E702, I001 - dataset stage
-    from benchmark_runner.ddl import BENCHMARK_RUNS_DDL; con.execute(BENCHMARK_RUNS_DDL)  # noqa: E702, I001 - runner
+def create_schema(con: duckdb.DuckDBPyConnection, ddl_statements: Iterable[str]) -> None:
+    """Run each stage's DDL (``create ... if not exists``) on ``con``. This module imports no stage: the
+    Dagster ``WarehouseResource`` (assets.resources) hands it every stage's tables, so dbt can build before
+    the assets that write them first run."""
+    for ddl in ddl_statements:
+        con.execute(ddl)
 
 
 class WarehouseLockTimeout(RuntimeError):
@@ -174,12 +114,14 @@ def writer_lock(db_path: str | os.PathLike, timeout_s: float = DEFAULT_LOCK_TIME
 
 
 @contextmanager
-def connect_writer(db_path: str | os.PathLike) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection, opened under the writer lock, with the raw schema in place."""
+def connect_writer(
+    db_path: str | os.PathLike, ddl_statements: Iterable[str] = ()
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection, opened under the writer lock, with ``ddl_statements``'s tables in place."""
     with writer_lock(db_path):
         con = duckdb.connect(str(db_path))
         try:
-            create_raw_schema(con)
+            create_schema(con, ddl_statements)
             yield con
         finally:
             con.close()

@@ -20,22 +20,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-from generate import (
+# Run as a script: import `samples` from the repository root.
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from samples.history import (
     AUTHOR_EMAIL,
     AUTHOR_NAME,
     FIRST_COMMIT_EPOCH,
     MACHINE,
     PROJECT,
     SAMPLES_DIR,
-    asv,
-    asv_env,
     build_history,
     git,
     history,
     isolated_env,
-    write_asv_conf,
-    write_machine_file,
 )
+from samples.measure import asv, asv_env, write_asv_conf, write_machine_file
 
 TASK_COMMIT = "84667a7876402eefa084da47674d67c2315a6116"
 AGENT_DIR = SAMPLES_DIR / "agent"

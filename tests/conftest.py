@@ -1,105 +1,16 @@
-"""Shared test fixtures: the real data folder and warehouses built through the real pipeline."""
+"""pytest's shared fixtures, registered here; they and the helpers tests import are in tests/support/common.py."""
 
-from __future__ import annotations
-
-import os
-from collections.abc import Callable
-from pathlib import Path
-
-import duckdb
 import pytest
-import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(os.environ.get("DATASMITH_FIXTURES", PROJECT_ROOT.parent / "shared" / "fixtures")).resolve()
-RESULTS_SETS = ("django", "numpy", "conda", "photutils", "sympy-v1")
-REPOS = {
-    "django": "django/django",
-    "numpy": "numpy/numpy",
-    "conda": "conda/conda",
-    "photutils": "astropy/photutils",
-    "sympy-v1": "sympy/sympy",
-}
+from tests.support.common import query, real_results_warehouse  # noqa: F401 (fixtures, found here by name)
 
 
-def fixture_path(*parts: str) -> Path:
-    """A path in the real-data folder. When it is absent the test skips, with the reason, on a
-    developer's machine, and fails in CI (CI=true), where a quiet skip would hide the missing data."""
-    path = FIXTURES.joinpath(*parts)
-    if not path.exists():
-        reason = f"real fixture data not found at {path} (set DATASMITH_FIXTURES to the fixtures folder)"
-        if os.environ.get("CI", "").strip().lower() in ("true", "1", "yes"):
-            pytest.fail(f"{reason}; in CI (CI=true) missing fixtures fail instead of skipping", pytrace=False)
-        pytest.skip(reason)
-    return path
+@pytest.fixture(autouse=True)
+def _dagster_defs_state_storage_reset():
+    """Each test starts and ends without a current Dagster defs-state storage: `with instance_for_test()`
+    sets one on entry and its exit does not unset it, so the next test that builds Definitions in-process
+    would reach a disposed instance ("Attempted to resolve undefined DagsterInstance weakref")."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
 
-
-def write_sources(
-    folder: Path,
-    results: dict[str, Path],
-    repos: dict[str, str] | None = None,
-    dashboards: dict[str, Path] | None = None,
-) -> Path:
-    """A sources file listing the given results folders (and dashboard folders); repos by name."""
-
-    def entry(name: str, key: str, path: Path) -> dict:
-        listed = {"name": name, key: str(path)}
-        if repos and name in repos:
-            listed["repo"] = repos[name]
-        return listed
-
-    document = {"results": [entry(name, "path", path) for name, path in results.items()]}
-    if dashboards:
-        document["dashboards"] = [entry(name, "url", path) for name, path in dashboards.items()]
-    file = folder / "sources.yml"
-    file.write_text(yaml.safe_dump(document, sort_keys=False))
-    return file
-
-
-def materialize(sources_file: Path, db_path: Path, *extra: str) -> int:
-    """Run `datasmith materialize` in-process, as a user would from the shell."""
-    from ingest.cli import main
-
-    return main(["materialize", "--sources", str(sources_file), "--db", str(db_path), *extra])
-
-
-def read_rows(db: Path, sql: str, *params) -> list[tuple]:
-    """A query's rows from a warehouse file, opened read-only and closed again (so a writer can follow)."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
-
-
-def read_records(db: Path, sql: str, *params) -> list[dict]:
-    """As read_rows, each row a dict by column name."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        cursor = con.execute(sql, list(params))
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        con.close()
-
-
-@pytest.fixture(scope="session")
-def real_results_warehouse(tmp_path_factory) -> Path:
-    """A warehouse built by `datasmith materialize` from all five real results sets."""
-    folder = tmp_path_factory.mktemp("real_results")
-    sources = write_sources(folder, {name: fixture_path("results", name) for name in RESULTS_SETS}, REPOS)
-    db = folder / "warehouse.duckdb"
-    assert materialize(sources, db) == 0
-    return db
-
-
-@pytest.fixture
-def query(real_results_warehouse) -> Callable[..., list[tuple]]:
-    def run(sql: str, *params) -> list[tuple]:
-        con = duckdb.connect(str(real_results_warehouse), read_only=True)
-        try:
-            return con.execute(sql, list(params)).fetchall()
-        finally:
-            con.close()
-
-    return run
+    with set_defs_state_storage(None):
+        yield

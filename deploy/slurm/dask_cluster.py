@@ -1,7 +1,7 @@
 """A Dask cluster on SLURM for the benchmark runner: edit the values below, run this on the login node
-(or in a long-lived allocation), and point the benchmarks target at it:
+(or in a long-lived allocation), and point the benchmark_runner target at it:
 
-    benchmarks:
+    benchmark_runner:
       - repo: owner/name
         cluster: /shared/datasmith/scheduler.json     # or tcp://<this host>:8786
         ...

@@ -78,7 +78,7 @@ judged as (
         -- project's own metadata decides, even when GitHub detected no license there (null), because a
         -- separate benchmark repository's license (django/django-asv's) covers its benchmarks, not the
         -- project. The hosting repository's stands in only when the stage has no metadata for the project
-        -- (none named, or it is inaccessible); such rows are always dropped, so repos_valid holds projects' own.
+        -- (none named, or it is inaccessible); such rows are always dropped, so dim_repositories holds projects' own.
         case when p.repo_key is not null then p.license_spdx else w.repo_license_spdx end as license_spdx,
         case
             when w.failure is not null then 'inaccessible: ' || w.failure

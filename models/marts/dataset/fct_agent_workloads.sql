@@ -9,11 +9,11 @@
 -- code failed or skipped counts as s_agent = threshold (FormulaCode's revert-to-baseline rule).
 {% set threshold = var('score_threshold', 1.0) %}
 with runs as (
-    select * from {{ ref('int_dataset__agent_runs') }}
+    select * from {{ ref('fct_agent_runs') }}
 ),
 
 measurements as (
-    select * from {{ ref('int_dataset__agent_measurements') }}
+    select * from {{ ref('fct_agent_measurements') }}
 ),
 
 task_workloads as (

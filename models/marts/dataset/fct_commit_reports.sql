@@ -9,14 +9,14 @@ select
     reports.commit_subject,
     reports.commit_message,
     reports.commit_author,
-    try_cast(reports.committed_at as timestamptz)  as committed_at,
+    reports.committed_at,
     reports.pr_number,
     reports.pr_title,
     reports.pr_body,
     reports.pr_labels,
     reports.pr_author,
     reports.pr_merged_by,
-    try_cast(reports.pr_merged_at as timestamptz)  as pr_merged_at,
+    reports.pr_merged_at,
     reports.pr_merge_commit_sha,
     reports.pr_base_sha,
     reports.pr_url,
@@ -30,6 +30,6 @@ select
     reports.report_path,
     reports.plot_path,
     reports.built_at
-from {{ source('dataset', 'commit_reports') }} as reports
+from {{ ref('stg_dataset__commit_reports') }} as reports
 inner join {{ ref('fct_tasks') }} as tasks
     on tasks.commit_task_id = reports.commit_task_id

@@ -2,7 +2,7 @@
 -- nested list (FormulaCode's tasks). Pull-request fields are added by the commit_reports asset (see
 -- fct_commit_reports) because the GitHub marts are optional.
 with workloads as (
-    select * from {{ ref('int_dataset__workloads') }}
+    select * from {{ ref('fct_task_workloads') }}
 ),
 
 tasks as (

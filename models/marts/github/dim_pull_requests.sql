@@ -14,5 +14,5 @@ select
     p.head_sha,
     p.html_url
 from {{ ref('stg_github__pull_requests') }} as p
-join {{ ref('repos_valid') }} as v on lower(v.repo_name) = lower(p.repo_name)
+join {{ ref('dim_repositories') }} as v on lower(v.repo_name) = lower(p.repo_name)
 where p.merged_at is not null and p.base_ref = v.default_branch

@@ -10,7 +10,7 @@ with files as (
         f.deletions,
         case when lower(v.github_repo) = lower(v.repo_name) then lower(v.benchmark_dir) end as own_benchmark_dir
     from {{ ref('stg_github__commit_files') }} as f
-    left join {{ ref('repos_valid') }} as v on lower(v.repo_name) = lower(f.repo_name)
+    left join {{ ref('dim_repositories') }} as v on lower(v.repo_name) = lower(f.repo_name)
 ),
 
 patterns as (
