@@ -393,8 +393,6 @@ def _whole_multi_assets(definitions: list, selected: set) -> set:
     subset of one), saying which assets come along."""
     widened = set(selected)
     for definition in definitions:
-        if not hasattr(definition, "keys"):  # an AssetSpec: lineage only, nothing runs
-            continue
         keys = set(definition.keys)
         if keys & selected and not keys <= selected and not definition.can_subset:
             added = sorted(k.to_user_string() for k in keys - selected)
@@ -411,7 +409,6 @@ def _steps(graph, definitions: list, selected: set):
     (one run per partition; a multi-asset cannot be split, so it takes all its keys), and in between
     one run of every unpartitioned asset that does not wait on a partitioned one. Yields
     (keys, partitioned definition or None)."""
-    definitions = [d for d in definitions if hasattr(d, "keys")]  # AssetSpecs (lineage only) run nothing
     pending_defs = [d for d in definitions if d.partitions_def is not None and set(d.keys) & selected]
     remaining = set(selected).union(*(set(d.keys) for d in pending_defs))
     upstream = {key: _ancestors(graph, key) & remaining for key in remaining}

@@ -2,7 +2,6 @@
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -62,11 +61,10 @@ def table_key(dbt_resource_props: Mapping[str, Any]) -> list[str]:
     return [dbt_resource_props["schema"], name]
 
 
-def unwritten_source_specs(written: set[dg.AssetKey]) -> list[dg.AssetSpec]:
+def unwritten_source_specs(manifest: Mapping[str, Any], written: set[dg.AssetKey]) -> list[dg.AssetSpec]:
     """An asset spec for each dbt source table that no asset in `written` writes (the GitHub stage's raw
     tables when the sources file has no `github:`), in the group of the stage whose staging folder declares
     it (models/staging/<stage>/): dbt has no groups for sources, and Dagster would put them in `default`."""
-    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
     specs = []
     for source in manifest.get("sources", {}).values():
         key = dg.AssetKey(table_key(source))

@@ -8,18 +8,16 @@ defines ([schema, model] per the issue-15 layout). Without a manifest the layout
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 
 def _manifest() -> dict[str, Any] | None:
-    from assets.dbt_project import dbt_project
+    from assets.dbt_project import load_manifest
 
     try:
-        return json.loads(Path(dbt_project.manifest_path).read_text())
+        return load_manifest()
     except (OSError, ValueError):
         return None
 

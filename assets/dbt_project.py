@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from dagster_dbt import DbtProject
 
@@ -46,6 +48,22 @@ def ensure_manifest() -> Path:
             if not result.success:
                 raise RuntimeError(f"dbt parse failed: {result.exception or 'see the dbt log above'}")
     return Path(dbt_project.manifest_path)
+
+
+_parsed: dict[tuple, dict[str, Any]] = {}
+
+
+def load_manifest() -> dict[str, Any]:
+    """The manifest as JSON, read once per version of the file (its size and mtime): building the
+    Definitions reads it from several places (the Python assets' deps on dbt models, the dbt sources no asset
+    writes, the automation), and each read of the whole file cost ~20 ms. Raises OSError when it is missing."""
+    path = Path(dbt_project.manifest_path)
+    stat = path.stat()
+    version = (str(path), stat.st_size, stat.st_mtime_ns)
+    if version not in _parsed:
+        _parsed.clear()
+        _parsed[version] = json.loads(path.read_text())
+    return _parsed[version]
 
 
 PARTIAL_PARSE = "partial_parse.msgpack"

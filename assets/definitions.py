@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from assets.automation import build_automation
 from assets.benchmark_runner import build_benchmark_definitions
 from assets.dashboards import build_dashboard_ingest
 from assets.dataset import build_dataset_definitions
-from assets.dbt_project import dbt_project
+from assets.dbt_project import dbt_project, load_manifest
 from assets.detection import build_detection_definitions
 from assets.github import build_github_definitions
 from assets.partitions import DynamicPartitions
@@ -73,17 +72,13 @@ def build_definitions(
         build_benchmark_definitions(sources, db_path, partitions),
         build_dataset_definitions(sources, db_path),
     )
-    written = {
-        key
-        for asset in merged.assets or ()
-        for key in (asset.keys if hasattr(asset, "keys") else [asset.key])
-    }
+    manifest = load_manifest()
+    written = {key for asset in merged.assets or () for key in asset.keys}
     # As external assets, not bare specs: everything in defs.assets has .keys (the CLI's loop needs it).
-    unwritten = [dg.AssetsDefinition(specs=[spec]) for spec in unwritten_source_specs(written)]
+    unwritten = [dg.AssetsDefinition(specs=[spec]) for spec in unwritten_source_specs(manifest, written)]
     merged = dg.Definitions.merge(merged, dg.Definitions(assets=unwritten))
     # Stage jobs, the refresh schedule, automation conditions and sensors, freshness checks (all stopped
     # unless DATASMITH_AUTOMATION=on): assets/automation.py.
-    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
     return build_automation(sources, merged, manifest, running=automation)
 
 
