@@ -359,6 +359,20 @@ class GitHubSettings(_Model):
         return {"github_min_stars": self.min_stars, "github_top_n": self.max_repos}
 
 
+class ProfileSettings(_Model):
+    """`profile:` of a benchmark_runner target (benchmark_runner/profiling.py): asv's cProfile of each task's
+    improved benchmarks, at the commit before and at the commit, in an extra pass after the timed run.
+    enabled (default true when the key is there); top_workloads: the N most improved benchmarks per task
+    (default 3). `profile: true` or `profile: false` alone also works; without the key, no profiling."""
+
+    enabled: Flag = True
+    top_workloads: Annotated[int, _whole(1)] = 3
+
+
+def _profile(value: Any, info: ValidationInfo) -> Any:
+    return {"enabled": value} if isinstance(value, (bool, str)) else value
+
+
 class BenchmarkTarget(_Model):
     """A repository the runner measures on one machine: repo, machine (required); clone (a local clone or
     git URL; default the GitHub stage's clone); asv_config (default asv.conf.json in the clone); commits
@@ -384,6 +398,7 @@ class BenchmarkTarget(_Model):
     work_dir: LocalPath | None = None
     results_dir: LocalPath | None = None
     cluster: Annotated[str, BeforeValidator(_cluster)] | None = None
+    profile: Annotated[ProfileSettings, BeforeValidator(_profile)] | None = None  # off without the key
     _line: int = PrivateAttr(0)
 
     @field_validator("commits")
