@@ -9,8 +9,6 @@
   pass's own store, one row per function (ingest/results/profile_store.py).
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg
