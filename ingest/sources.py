@@ -379,7 +379,8 @@ class BenchmarkTarget(_Model):
     (a list) or from_commits_filtered (the latest N of fct_core_commits); machine_facts (arch, cpu, num_cpu,
     os, ram); jobs, cores_per_job (default 1); timeout_s per job (default 3600); asv_args; python (default
     the config's first); name (the partition key, default <owner>.<name>); work_dir, results_dir (default
-    <warehouse dir>/runner/work|results); cluster (a Dask scheduler address or file; default: here).
+    <warehouse dir>/runner/work|results); cluster (a Dask scheduler address or file; default: here); profile
+    (asv's cProfile of each task, benchmark_runner/profiling.py; default off).
     The results become the warehouse source run.<owner>.<name>.<machine>."""
 
     repo: Repo
