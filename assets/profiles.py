@@ -140,7 +140,7 @@ def build_profile_definitions(sources: Sources, db_path: Path) -> dg.Definitions
                         con, profile_source_name(settings), profile_result_files(settings), target.repo
                     )
                 )
-        say(report.summary())
+        context.log.info(report.summary())  # the Dagster log only: the demo's terminal output stays as it was
         for path, benchmark, reason in report.quarantined:
             context.log.warning(f"quarantined the profile of {benchmark or 'the file'} in {path}: {reason}")
         counts = {

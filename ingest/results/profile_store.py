@@ -211,9 +211,9 @@ def load_result_file_profiles(
             ).fetchone()
             texts.append(ResultText("results", source_name, relative_path, sha256, machine_dir, content))
         report.add(load_result_texts(con, texts))
-        say(
-            f"profiles: read {min(start + BATCH_FILES, len(keys))}/{len(keys)} result files with a profile column"
-        )
+        if len(keys) > BATCH_FILES:  # a line per batch of a long read
+            done = min(start + BATCH_FILES, len(keys))
+            say(f"profiles: read {done}/{len(keys)} result files with a profile column")
     return report
 
 
