@@ -198,18 +198,22 @@ def load_result_file_profiles(
             {unread} and not contains(content, '"profile')"""
     )
     keys = con.execute(
-        f"select source_name, relative_path, sha256, machine_dir {unread} order by all"
+        f"select rowid, source_name, relative_path, sha256, machine_dir {unread} order by source_name, relative_path, sha256"
     ).fetchall()
     report = ProfileLoadReport()
     for start in range(0, len(keys), BATCH_FILES):
         batch = keys[start : start + BATCH_FILES]
-        texts = []
-        for source_name, relative_path, sha256, machine_dir in batch:
-            (content,) = con.execute(
-                "select content from raw.asv_result_files where source_name = ? and relative_path = ? and sha256 = ? limit 1",
-                [source_name, relative_path, sha256],
-            ).fetchone()
-            texts.append(ResultText("results", source_name, relative_path, sha256, machine_dir, content))
+        # One query per batch (the table is append-only, so a row id stays that row's within this read).
+        contents = dict(
+            con.execute(
+                "select rowid, content from raw.asv_result_files where rowid in (select unnest($ids))",
+                {"ids": [key[0] for key in batch]},
+            ).fetchall()
+        )
+        texts = [
+            ResultText("results", source_name, relative_path, sha256, machine_dir, contents[rowid])
+            for rowid, source_name, relative_path, sha256, machine_dir in batch
+        ]
         report.add(load_result_texts(con, texts))
         if len(keys) > BATCH_FILES:  # a line per batch of a long read
             done = min(start + BATCH_FILES, len(keys))

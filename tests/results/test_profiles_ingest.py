@@ -228,9 +228,11 @@ def test_a_profile_that_does_not_decode_is_quarantined_and_the_rest_of_the_file_
         ) == (0, 1)
 
 
-def test_only_result_file_versions_not_read_before_are_read(tmp_path):
-    from ingest.results import load_result_file_profiles
+def test_only_result_file_versions_not_read_before_are_read(tmp_path, monkeypatch):
+    from ingest.results import load_result_file_profiles, profile_store
     from tests.support.warehouse import connect_writer
+
+    monkeypatch.setattr(profile_store, "BATCH_FILES", 3)  # 10 files: 4 transactions
 
     tree = tmp_path / "tree"
     for path in SAMPLE_RESULTS.rglob("*.json"):
@@ -239,8 +241,10 @@ def test_only_result_file_versions_not_read_before_are_read(tmp_path):
     db = tmp_path / "warehouse.duckdb"
     _load_results(db, tree)
     with connect_writer(db) as con:
-        first = load_result_file_profiles(con)
+        said: list[str] = []
+        first = load_result_file_profiles(con, progress=said.append)
         assert (first.files_read, first.files_with_profiles) == (10, 0)  # the sample has no profiles
+        assert said[-1] == "profiles: read 10/10 result files with a profile column" and len(said) == 4
     # A new version of one file, now with a profile: only it is read.
     asv_file_with_profiles(tmp_path, {"bench_core.time_fib": real_profile(tmp_path).read_bytes()}).replace(
         tree / "datasmith-sample" / SAMPLE_FILE.name
