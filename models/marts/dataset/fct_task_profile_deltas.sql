@@ -54,7 +54,7 @@ functions as (
     where profile_id in (select profile_before from pairs union select profile_after from pairs)
       and function_path not like '%asv_runner/%'
       and function_path <> '<string>'
-      and not (function_file = '~' and function_name in (
+      and not (function_path = '~' and function_name in (
           '<built-in method builtins.exec>', '<method ''disable'' of ''_lsprof.Profiler'' objects>'
       ))
     group by all

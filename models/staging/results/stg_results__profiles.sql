@@ -1,18 +1,21 @@
 -- The current version of every asv profile: one row per result file x benchmark x function, from the
--- newest version of each file the profiles loader read (raw.asv_profiles keeps every version).
+-- version of each file the profiles loader read last (raw.asv_profile_reads), so a file rewritten
+-- without profiles has none here (raw.asv_profiles keeps every version).
 -- function_path is the function's file with the parts that name where it ran cut off (everything up
 -- to site-packages/ or dist-packages/, and the benchmark runner's slot worktree), so the same function
 -- has the same path in two environments or slots.
-with profiles as (
-    select * from {{ source('results_profiles', 'asv_profiles') }}
+with current_reads as (
+    select origin, source_name, relative_path, file_sha256
+    from {{ source('results_profiles', 'asv_profile_reads') }}
+    qualify row_number() over (
+        partition by origin, source_name, relative_path order by read_at desc, file_sha256
+    ) = 1
 ),
 
 latest as (
-    select *
-    from profiles
-    qualify dense_rank() over (
-        partition by origin, source_name, relative_path order by loaded_at desc, file_sha256
-    ) = 1
+    select profiles.*
+    from {{ source('results_profiles', 'asv_profiles') }} as profiles
+    join current_reads using (origin, source_name, relative_path, file_sha256)
 )
 
 select
