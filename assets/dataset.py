@@ -69,7 +69,10 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
 
     @dg.asset(
         key=["dataset", "commit_reports"],
-        deps=[*model_keys("fct_tasks", "fct_series_points"), *model_keys(*GITHUB_MARTS, only_present=True)],
+        deps=[
+            *model_keys("fct_tasks", "fct_series_points", "fct_task_profile_deltas"),
+            *model_keys(*GITHUB_MARTS, only_present=True),
+        ],
         group_name="dataset",
         kinds={"python", "markdown", "duckdb"},
         pool="duckdb_writer",
@@ -126,7 +129,7 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
     @dg.asset(
         # dim_repositories, when the GitHub stage is defined, gives the card each repository's license
         deps=[
-            *model_keys("fct_tasks", "fct_commit_reports"),
+            *model_keys("fct_tasks", "fct_commit_reports", "fct_task_profile_deltas"),
             *model_keys("dim_repositories", only_present=True),
         ],
         group_name="dataset",

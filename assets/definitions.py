@@ -17,6 +17,7 @@ from assets.dbt_project import dbt_project, load_manifest
 from assets.detection import build_detection_definitions
 from assets.github import build_github_definitions
 from assets.partitions import DynamicPartitions
+from assets.profiles import build_profile_definitions
 from assets.resources import WarehouseResource
 from assets.results import build_results_ingest
 from assets.sources import build_source_registry
@@ -71,6 +72,7 @@ def build_definitions(
         build_github_definitions(sources, db_path, partitions),
         build_benchmark_definitions(sources, db_path, partitions),
         build_dataset_definitions(sources, db_path),
+        build_profile_definitions(sources, db_path),
     )
     manifest = load_manifest()
     written = {key for asset in merged.assets or () for key in asset.keys}

@@ -19,10 +19,11 @@ def stage_ddl() -> tuple[str, ...]:
     from ingest.dashboards import DASHBOARD_DDL  # late: the dashboards stage pulls in asv
     from ingest.github import GITHUB_DDL
     from ingest.registry import REGISTRY_DDL
-    from ingest.results import RESULTS_DDL
+    from ingest.results import PROFILES_DDL, RESULTS_DDL
 
     return (
         RESULTS_DDL,
+        PROFILES_DDL,
         DETECTION_DDL,
         REGISTRY_DDL,
         DASHBOARD_DDL,

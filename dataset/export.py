@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from dataset.github_context import relation_columns
+from dataset.profile_report import CARD_ROW, with_profile_deltas
 
 MARKER = ".datasmith-export"
 WORKLOAD_FIELDS = ("benchmark", "params", "machine", "before", "after", "speedup", "significance")
@@ -104,7 +105,7 @@ def export_dataset(con: duckdb.DuckDBPyConnection, folder: Path) -> ExportReport
     staging = folder.with_name(folder.name + ".tmp")
     _check_replaceable(folder)
     _check_replaceable(staging)
-    table = con.sql(EXPORT_SQL).to_arrow_table()
+    table = with_profile_deltas(con, con.sql(EXPORT_SQL).to_arrow_table())  # profile_report.py
     if staging.exists():
         shutil.rmtree(staging)
     try:
@@ -212,6 +213,7 @@ configs (`YYYY-MM`, by merge date, else commit date): {", ".join(months) or "non
 | `workloads` | list of {{{", ".join(WORKLOAD_FIELDS)}}}; `before`/`after` are segment medians in the benchmark's unit, `speedup` = before/after, `significance` the Mann-Whitney U p-value |
 | `n_workloads`, `median_speedup`, `max_speedup` | over the workloads |
 | `source` | `results` (our own asv runs) or `dashboard` (a published asv dashboard) |
+{CARD_ROW}
 
 ## Licenses
 

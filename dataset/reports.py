@@ -20,6 +20,7 @@ import duckdb
 
 from dataset.clones import CommitInfo, commit_info, find_clone, patch, unusable_commit
 from dataset.github_context import PullRequest, changed_files_for, pull_request_for
+from dataset.profile_report import profile_section
 from ingest.series_plot import draw_change
 
 PLOT_WINDOW = 12  # points either side of the change shown in the plot
@@ -254,6 +255,7 @@ def build_reports(
             task, task_id, commit, pr, discussion, files, file_coverage, coverage_commit,
             plot_path.name if plot_path else None,
         )  # fmt: skip
+        markdown += profile_section(con, task["commit_task_id"], out_dir, task_id)  # profile_report.py
         report_path = out_dir / f"{task_id}.md"
         report_path.write_text(markdown, encoding="utf-8")
         built.append(

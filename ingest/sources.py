@@ -359,13 +359,28 @@ class GitHubSettings(_Model):
         return {"github_min_stars": self.min_stars, "github_top_n": self.max_repos}
 
 
+class ProfileSettings(_Model):
+    """`profile:` of a benchmark_runner target (benchmark_runner/profiling.py): asv's cProfile of each task's
+    improved benchmarks, at the commit before and at the commit, in an extra pass after the timed run.
+    enabled (default true when the key is there); top_workloads: the N most improved benchmarks per task
+    (default 3). `profile: true` or `profile: false` alone also works; without the key, no profiling."""
+
+    enabled: Flag = True
+    top_workloads: Annotated[int, _whole(1)] = 3
+
+
+def _profile(value: Any, info: ValidationInfo) -> Any:
+    return {"enabled": value} if isinstance(value, (bool, str)) else value
+
+
 class BenchmarkTarget(_Model):
     """A repository the runner measures on one machine: repo, machine (required); clone (a local clone or
     git URL; default the GitHub stage's clone); asv_config (default asv.conf.json in the clone); commits
     (a list) or from_commits_filtered (the latest N of fct_core_commits); machine_facts (arch, cpu, num_cpu,
     os, ram); jobs, cores_per_job (default 1); timeout_s per job (default 3600); asv_args; python (default
     the config's first); name (the partition key, default <owner>.<name>); work_dir, results_dir (default
-    <warehouse dir>/runner/work|results); cluster (a Dask scheduler address or file; default: here).
+    <warehouse dir>/runner/work|results); cluster (a Dask scheduler address or file; default: here); profile
+    (asv's cProfile of each task, benchmark_runner/profiling.py; default off).
     The results become the warehouse source run.<owner>.<name>.<machine>."""
 
     repo: Repo
@@ -384,6 +399,7 @@ class BenchmarkTarget(_Model):
     work_dir: LocalPath | None = None
     results_dir: LocalPath | None = None
     cluster: Annotated[str, BeforeValidator(_cluster)] | None = None
+    profile: Annotated[ProfileSettings, BeforeValidator(_profile)] | None = None  # off without the key
     _line: int = PrivateAttr(0)
 
     @field_validator("commits")
