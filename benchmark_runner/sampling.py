@@ -1,9 +1,9 @@
 """Noise-aware sampling: a pilot measures each benchmark's noise on the target machine, and asv's
 `rounds`/`repeat` are chosen to reach a relative precision within a time budget per commit.
 
-The pilot is one ordinary job (`asv run <sha>^! --record-samples -a rounds=R0 -a repeat=r0`, without
---interleave-rounds so asv's per-benchmark `duration` covers every round) on the target's own slots, local or on
-the cluster. Its result file is read with asv's reader (`asv.results.Results.load`) and the noise is what asv
+The pilot is two ordinary jobs on the newest commit, on the target's own slots (local or on the cluster):
+`asv run <sha>^! --record-samples -a rounds=R0 -a repeat=r0`, and the same with `repeat=1` (the floor), both
+without --interleave-rounds so asv's per-benchmark `duration` covers every round. Its result file is read with asv's reader (`asv.results.Results.load`) and the noise is what asv
 itself computed from the samples (asv_runner.statistics.compute_stats, stored as `stats_ci_99_a/b` and
 `stats_q_25/75`): per benchmark, the widest parameter set's 99% CI half-width and interquartile range, relative
 to the median.
@@ -12,10 +12,11 @@ The choice (``choose``) models, per benchmark b:
 
 * precision: the CI half-width of a median shrinks as 1/sqrt(samples), so b needs
   ``n_b = n0_b * (hw_b / precision)**2`` samples (n0_b the pilot's samples);
-* time: ``rounds * f_b + rounds * repeat * s_b`` seconds, where s_b (one sample of every parameter set) is
-  ``number * median``, but at least asv's default `sample_time` (10 ms) per parameter set, since a sample also
-  re-runs the benchmark's setup, which asv does not time; f_b (process start, import, warm-up, calibration) is
-  what the pilot's duration leaves: ``duration / R0 - r0 * s_b``.
+* time: ``rounds * f_b + rounds * repeat * s_b`` seconds. s_b, one sample of every parameter set, is measured
+  from asv's two durations: ``(d_pilot - d_floor) / (R0 * (r0 - 1))``, and at least the timed part
+  ``number * median`` (a sample also re-runs the benchmark's setup, which asv does not time, hence the two
+  runs). f_b (process start, import, warm-up, calibration) is what the floor's duration leaves:
+  ``d_floor / R0 - s_b``. Without a floor, ``d_pilot / R0 - r0 * s_b``.
 
 It keeps ``rounds = min_rounds`` (each round is a new process per benchmark: fixed cost, while the 1/sqrt law
 is over samples) and takes the smallest `repeat` whose samples bring every benchmark to the precision, at least
@@ -42,8 +43,6 @@ from benchmark_runner.store import write_atomic
 # The smallest sample count for which asv's nonparametric 99% CI of the median is finite (both ends
 # inside the samples: 2 * 0.5**n < 0.01); below it asv falls back to a Laplace posterior.
 MIN_SAMPLES = 8
-# asv_runner's TimeBenchmark default `sample_time` (asv_runner/benchmarks/time.py, _load_vars).
-ASV_SAMPLE_TIME = 0.01
 # asv attributes the chooser sets; any the base arguments give are replaced.
 TUNED_ATTRIBUTES = ("rounds", "repeat", "number", "warmup_time")
 
@@ -65,6 +64,7 @@ class BenchmarkNoise:
     duration: float  # asv's `duration`: the benchmark's seconds over all rounds and parameter sets
     sample_seconds: float  # s_b: one sample of every parameter set (see the module docstring)
     param_sets: int
+    fixed: float | None = None  # f_b, once measured against the floor run (with_floor)
 
     def as_json(self) -> dict:
         return {
@@ -73,6 +73,7 @@ class BenchmarkNoise:
             "iqr": round(self.iqr, 6),
             "duration_s": round(self.duration, 4),
             "sample_s": round(self.sample_seconds, 6),
+            "fixed_s": None if self.fixed is None else round(self.fixed, 4),
             "param_sets": self.param_sets,
         }
 
@@ -135,7 +136,7 @@ def measure_noise(result_file: Path) -> list[BenchmarkNoise]:
             half = max(half, (b - a) / 2 / value if math.isfinite(a) and math.isfinite(b) else math.inf)
             iqr = max(iqr, (st["q_75"] - st["q_25"]) / value)
             counts.append(int(st.get("repeat") or len(sa)))
-            per_sample += max(float(st.get("number") or 1) * value, ASV_SAMPLE_TIME)
+            per_sample += float(st.get("number") or 1) * value  # the timed part; with_floor measures the rest
         if counts:
             out.append(
                 BenchmarkNoise(
@@ -149,7 +150,24 @@ def measure_noise(result_file: Path) -> list[BenchmarkNoise]:
 
 def fixed_seconds(noise: BenchmarkNoise, pilot_rounds: int, pilot_repeat: int) -> float:
     """f_b: a benchmark's seconds per round that do not grow with `repeat`."""
+    if noise.fixed is not None:
+        return noise.fixed
     return max(noise.duration / pilot_rounds - pilot_repeat * noise.sample_seconds, 0.0)
+
+
+def with_floor(
+    noise: list[BenchmarkNoise], floor: dict[str, float], pilot_rounds: int, pilot_repeat: int
+) -> list[BenchmarkNoise]:
+    """The noise with s_b and f_b measured from asv's durations of the pilot and of the floor run (repeat=1)."""
+    out = []
+    for n in noise:
+        if n.name not in floor or pilot_repeat < 2:
+            out.append(n)
+            continue
+        measured = (n.duration - floor[n.name]) / (pilot_rounds * (pilot_repeat - 1))
+        sample = max(measured, n.sample_seconds)
+        out.append(replace(n, sample_seconds=sample, fixed=max(floor[n.name] / pilot_rounds - sample, 0.0)))
+    return out
 
 
 def choose(
@@ -314,7 +332,19 @@ def run_pilot(settings: RunSettings, commit: str, run, say: Progress) -> dict:
             record.benchmark_seconds,
         )
     files = [pilot_settings.source_dir / p for p in result_paths]
-    noise = [n for f in files for n in measure_noise(f)]
+    floor_settings = replace(
+        pilot_settings,
+        results_dir=settings.source_dir / "sampling" / f"floor-{key}",
+        asv_args=tuple(pilot_args(settings.asv_args, sampling.pilot_rounds, 1)),
+    )
+    say(
+        f"{settings.source_name}: sampling floor on {pilot_commit[:12]}: asv run {' '.join(floor_settings.asv_args)}"
+    )
+    run(floor_settings, [pilot_commit])
+    floor = _durations(floor_settings.source_dir)
+    noise = with_floor(
+        [n for f in files for n in measure_noise(f)], floor, sampling.pilot_rounds, sampling.pilot_repeat
+    )
     other = _untimed_seconds(files, {n.name for n in noise})
     choice = choose(
         noise, pilot_rounds=sampling.pilot_rounds, pilot_repeat=sampling.pilot_repeat,
@@ -331,9 +361,25 @@ def run_pilot(settings: RunSettings, commit: str, run, say: Progress) -> dict:
         "noise": {n.name: n.as_json() for n in noise},
         "pilot": {
             "commit": pilot_commit, "asv_args": args, "benchmark_seconds": pilot_seconds,
-            "result_files": [str(f) for f in files],
+            "result_files": [str(f) for f in files], "floor_asv_args": list(floor_settings.asv_args),
+            "floor_durations": {k: round(v, 4) for k, v in sorted(floor.items())},
         },
     }  # fmt: skip
+
+
+def _durations(source_dir: Path) -> dict[str, float]:
+    """asv's duration per benchmark in the `ok` jobs' result files under ``source_dir`` (this run's or an
+    earlier one's); none when the floor run failed, and then the time model uses the pilot alone."""
+    from asv.results import Results
+
+    from benchmark_runner.store import read_records
+
+    out: dict[str, float] = {}
+    for _, _, record in read_records(source_dir):
+        for rel in record.get("results_paths") or [] if record.get("status") == "ok" else []:
+            durations = Results.load(str(source_dir / rel)).duration
+            out.update({k: v for k, v in durations.items() if not k.startswith("<")})
+    return out
 
 
 def _untimed_seconds(files: list[Path], timed: set[str]) -> float:

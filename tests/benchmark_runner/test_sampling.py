@@ -26,6 +26,7 @@ from benchmark_runner.sampling import (
     measure_noise,
     pilot_args,
     tuned_args,
+    with_floor,
 )
 from benchmark_runner.settings import DEFAULT_ASV_ARGS, RunSettings
 from benchmark_runner.targets import settings_for, warehouse_measured
@@ -66,8 +67,27 @@ def test_noise_is_asvs_ci_and_iqr_of_the_widest_parameter_set():
     distinct = noise["bench_core.DistinctCount.time_distinct_count"]
     assert distinct.half_width == pytest.approx(widest, rel=1e-3)  # the file's stats are rounded to 5 digits
     assert (distinct.samples, distinct.param_sets, distinct.duration) == (10, 4, entry["duration"])
-    # a sample costs at least asv's sample_time per parameter set (its setup re-runs, untimed)
-    assert distinct.sample_seconds == pytest.approx(4 * 0.01)
+    # a sample's timed part: number x median, summed over the parameter sets
+    timed = sum(n * v for n, v in zip(entry["stats_number"], entry["result"], strict=True))
+    assert distinct.sample_seconds == pytest.approx(timed)
+
+
+def test_the_floor_run_measures_what_a_sample_costs():
+    """s_b and f_b from asv's durations of the pilot (R0 x r0 samples) and of the floor (R0 x 1)."""
+    noise = measure_noise(TOY_RESULT)
+    floor = {
+        n.name: n.duration - 0.9 for n in noise
+    }  # 0.9 s of the pilot's time came with its 2 x 9 extra samples
+    floor["bench_core.time_sort_words"] += (
+        0.9 + 5
+    )  # a noisy floor slower than the pilot: the timed part stays
+    measured = {n.name: n for n in with_floor(noise, floor, 2, 10)}
+    distinct = measured["bench_core.DistinctCount.time_distinct_count"]
+    assert distinct.sample_seconds == pytest.approx(0.9 / 18)
+    assert distinct.fixed == pytest.approx(floor[distinct.name] / 2 - 0.9 / 18)
+    assert fixed_seconds(distinct, 2, 10) == distinct.fixed
+    sort = measured["bench_core.time_sort_words"]
+    assert sort.sample_seconds == next(n.sample_seconds for n in noise if n.name == sort.name)
 
 
 @needs_fixtures
@@ -148,16 +168,21 @@ def test_pilot_chooses_runs_record_and_a_rerun_reuses_the_choice(tmp_path, toy, 
     )  # fmt: skip
     report = run_benchmarks(settings, shas[-3:])
     runs = [t["args"] for t in read_trace(trace)]
-    # the pilot first, on the newest commit, recording samples; then every commit with the chosen settings
-    assert runs[0][1] == f"{shas[-1]}^!" and "--record-samples" in runs[0] and "rounds=2" in runs[0]
+    # the pilot and its floor first, on the newest commit, recording samples; then every commit as chosen
+    assert runs[0][1] == runs[1][1] == f"{shas[-1]}^!" and "--record-samples" in runs[0]
+    assert runs[0][-4:] == ["-a", "rounds=2", "-a", "repeat=10"]
+    assert runs[1][-4:] == ["-a", "rounds=2", "-a", "repeat=1"]
     choice = json.loads(choice_path(settings).read_text())
-    expected = choose(
-        measure_noise(SAMPLES / "results" / "datasmith-sample" / f"{shas[-1][:8]}-virtualenv-py3.11.json"),
-        pilot_rounds=2, pilot_repeat=10, precision=0.05, budget_seconds=30,
-    )  # fmt: skip
+    sample = SAMPLES / "results" / "datasmith-sample" / f"{shas[-1][:8]}-virtualenv-py3.11.json"
+    pilot = measure_noise(sample)
+    # the stand-in's floor is the same file: no extra time measured, so a sample costs its timed part
+    noise = with_floor(pilot, {n.name: n.duration for n in pilot}, 2, 10)
+    assert [n.as_json() for n in noise] == list(choice["noise"].values())
+    expected = choose(noise, pilot_rounds=2, pilot_repeat=10, precision=0.05, budget_seconds=30,
+                      other_seconds=_untimed(sample))  # fmt: skip
     assert choice["settings"] == expected["settings"]
     tuned = ["-a", f"rounds={choice['settings']['rounds']}", "-a", f"repeat={choice['settings']['repeat']}"]
-    assert len(runs) == 4 and all(r[-4:] == tuned for r in runs[1:])
+    assert len(runs) == 5 and all(r[-4:] == tuned for r in runs[2:])
     assert all(r.status == "ok" and r.sampling["settings"] == choice["settings"] for r in report.records)
 
     # into raw.benchmark_runs: the settings and the pilot's noise with every job
@@ -172,13 +197,22 @@ def test_pilot_chooses_runs_record_and_a_rerun_reuses_the_choice(tmp_path, toy, 
 
     # a second run reuses the kept choice (no pilot) and skips what it measured, in the files and the warehouse
     again = run_benchmarks(settings, shas[-3:])
-    assert len(read_trace(trace)) == 4 and sorted(again.skipped) == sorted(shas[-3:])
+    assert len(read_trace(trace)) == 5 and sorted(again.skipped) == sorted(shas[-3:])
     assert warehouse_measured(settings, db) == set(shas[-3:])
     # other sampling settings are another choice: a new pilot, and the commits measured again
     other = replace(settings, sampling=SamplingSettings(precision=0.5, budget_seconds=30))
     assert warehouse_measured(other, db) == set()
     run_benchmarks(other, shas[-1:])
-    assert len(read_trace(trace)) == 6
+    assert len(read_trace(trace)) == 8
+
+
+def _untimed(result_file: Path) -> float:
+    """The pilot's seconds in benchmarks without samples (track_, peakmem_)."""
+    data = json.loads(result_file.read_text())
+    index = data["result_columns"].index("duration")
+    timed = {"time_distinct_count", "time_fib", "time_sort_words", "time_split_words"}
+    # pilot_rounds = min_rounds = 2: the per-round seconds x rounds is the pilot's own sum
+    return sum(v[index] for k, v in data["results"].items() if k.rsplit(".", 1)[-1] not in timed)
 
 
 def test_a_failed_pilot_ends_the_run_with_its_reason(tmp_path, toy, monkeypatch):
