@@ -2,13 +2,15 @@
 
 The demo's toy repository (samples/generate.py) is built in a temp folder and its newest commit measured by the
 runner, one job on one pinned core, in one environment (built once, reused by every run):
-  * default: the runner's default asv settings (`-a rounds=2 -a repeat=2`);
-  * pilot: `sampling:`'s pilot (2 rounds x 10 samples, recorded), once per target;
-  * tuned: the chooser's rounds/repeat for `--precision` (default 0.02) within a budget equal to the default
-    run's benchmark seconds (asv's own per-benchmark `duration`, summed), so the tuned run may not take longer.
-Default and tuned runs alternate `--repeats` times (default 2). Both drop --interleave-rounds, which for a
-single commit changes only the order of the rounds, so that asv's `duration` of each benchmark counts every
-round (with interleaving asv keeps the last round's only).
+  * a warm-up run (builds the environment; not counted);
+  * default, `--repeats` times (default 3): the runner's default asv settings (`-a rounds=2 -a repeat=2`);
+  * the pilot and its floor (`sampling:`'s defaults, 2 x 10 samples recorded, and 2 x 1), once per target;
+  * tuned, `--repeats` times: the chooser's rounds/repeat for `--precision` (default 0.02) within a budget
+    equal to the default runs' median benchmark seconds (asv's own per-benchmark `duration`, summed), so
+    the tuned run is not meant to take longer; with rounds >= 2 (asv's default) and, from the same pilot,
+    with `min_rounds: 1`.
+All runs drop --interleave-rounds, which for a single commit changes only the order of the rounds, so that
+asv's `duration` of each benchmark counts every round (with interleaving asv keeps the last round's only).
 
 Printed, per timing benchmark: the widest 99% CI half-width over its parameter sets, relative to the median
 (asv's own `ci_99_a/b` in the result file, asv_runner.statistics), and asv's seconds for the benchmark; the
@@ -71,17 +73,22 @@ def main(argv: list[str] | None = None) -> int:
             repo=REPO, repository=str(repo), asv_config=config, machine="bench-box", work_dir=tmp / "work",
             results_dir=tmp / "default-0", timeout_s=900, asv_args=BASE_ARGS,
         )  # fmt: skip
-        runs: dict[str, list] = {"default": [], "tuned": []}
-        runs["default"].append(measure(base, sha))  # also builds the one environment
-        budget = runs["default"][0][1]
-        sampling = SamplingSettings(precision=args.precision, budget_seconds=budget)
-        pilot_settings = replace(base, results_dir=tmp / "tuned", sampling=sampling)
-        tuned = tune(pilot_settings, [sha], lambda s, c: run_benchmarks(s, c, progress=say), say)
-        choice = tuned.sampling_record
+        runs: dict[str, list] = {"default": [], "tuned": [], "tuned, min_rounds 1": []}
+        measure(replace(base, results_dir=tmp / "warm-up"), sha)  # builds the one environment
         for i in range(args.repeats):
-            if i:
-                runs["default"].append(measure(replace(base, results_dir=tmp / f"default-{i}"), sha))
-            runs["tuned"].append(measure(replace(tuned, results_dir=tmp / f"tuned-{i}"), sha))
+            runs["default"].append(measure(replace(base, results_dir=tmp / f"default-{i}"), sha))
+        budget = statistics.median(r[1] for r in runs["default"])
+        variants, choices = {}, {}
+        for label, min_rounds in (("tuned", 2), ("tuned, min_rounds 1", 1)):
+            sampling = SamplingSettings(
+                precision=args.precision, budget_seconds=budget, min_rounds=min_rounds
+            )
+            with_pilot = replace(base, results_dir=tmp / "tuned", sampling=sampling)  # one pilot for both
+            variants[label] = tune(with_pilot, [sha], lambda s, c: run_benchmarks(s, c, progress=say), say)
+            choices[label] = variants[label].sampling_record
+        for i in range(args.repeats):
+            for label, tuned in variants.items():
+                runs[label].append(measure(replace(tuned, results_dir=tmp / f"{label}-{i}"), sha))
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -91,28 +98,30 @@ def main(argv: list[str] | None = None) -> int:
         return statistics.median(run[0][name][i] for run in runs[side])
 
     names = sorted(runs["default"][0][0])
-    settings = choice["settings"]
     print(
-        f"toy project, commit {sha[:8]}, 1 job on 1 pinned core; {args.repeats} default and {args.repeats} tuned "
-        f"runs (medians); load average {load[0]:.1f} before, {load_after[0]:.1f} after"
+        f"toy project, commit {sha[:8]}, 1 job on 1 pinned core; {args.repeats} runs of each (medians); "
+        f"load average {load[0]:.1f} before, {load_after[0]:.1f} after; precision {args.precision:g}, budget "
+        f"{budget:.2f} s (the default runs' median asv seconds)"
     )
-    print(
-        f"default: -a rounds=2 -a repeat=2; tuned: -a rounds={settings['rounds']} -a repeat={settings['repeat']} "
-        f"(precision {args.precision:g}, budget {budget:.1f} s = the first default run's asv seconds; predicted "
-        f"{choice['choice']['predicted_seconds']:.1f} s, half-width {choice['choice']['predicted_half_width']}); "
-        f"pilot {choice['pilot']['benchmark_seconds']:.1f} s once per target"
-    )
-    print("| benchmark | default CI half-width % | default s | tuned CI half-width % | tuned s |")
-    print("|---|---|---|---|---|")
-    for name in names:
+    print("default: -a rounds=2 -a repeat=2")
+    for label, choice in choices.items():
+        settings, c = choice["settings"], choice["choice"]
         print(
-            f"| {name.removeprefix('bench_core.')} | {100 * median('default', name, 0):.1f} | "
-            f"{median('default', name, 1):.2f} | {100 * median('tuned', name, 0):.1f} | {median('tuned', name, 1):.2f} |"
+            f"{label}: -a rounds={settings['rounds']} -a repeat={settings['repeat']} (predicted {c['predicted_seconds']:.2f} s, "
+            f"half-width {c['predicted_half_width']}, reached {c['reached']})"
         )
-    total = {side: statistics.median(r[1] for r in runs[side]) for side in runs}
-    wall = {side: statistics.median(r[2] for r in runs[side]) for side in runs}
-    print(f"| all benchmarks, asv's seconds | | {total['default']:.2f} | | {total['tuned']:.2f} |")
-    print(f"| `asv run` wall seconds (with install) | | {wall['default']:.1f} | | {wall['tuned']:.1f} |")
+    pilot = choices["tuned"]["pilot"]
+    print(f"pilot: {pilot['benchmark_seconds']:.1f} s `asv run` wall, once per target (plus its floor run)")
+    labels = list(runs)
+    print("| benchmark | " + " | ".join(f"{lab} CI half-width % | {lab} s" for lab in labels) + " |")
+    print("|---|" + "---|---|" * len(labels))
+    for name in names:
+        cells = [f"{100 * median(lab, name, 0):.1f} | {median(lab, name, 1):.2f}" for lab in labels]
+        print(f"| {name.removeprefix('bench_core.')} | " + " | ".join(cells) + " |")
+    total = [statistics.median(r[1] for r in runs[lab]) for lab in labels]
+    wall = [statistics.median(r[2] for r in runs[lab]) for lab in labels]
+    print("| all benchmarks, asv's seconds | " + " | ".join(f" | {t:.2f}" for t in total) + " |")
+    print("| `asv run` wall seconds (with install) | " + " | ".join(f" | {w:.1f}" for w in wall) + " |")
     return 0
 
 

@@ -227,6 +227,19 @@ def choose(
 # --- the pilot on the target ------------------------------------------------------------------------
 
 
+def pilot_key(settings: RunSettings) -> str:
+    """What the pilot measures depends on the machine, environment, asv arguments and its own samples only: a
+    new precision or budget is chosen again from the same pilot."""
+    sampling = settings.sampling
+    document = {
+        "machine": settings.machine,
+        "env": settings.env_id,
+        "asv_args": list(settings.asv_args),
+        "pilot": [sampling.pilot_rounds, sampling.pilot_repeat] if sampling is not None else None,
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def choice_key(settings: RunSettings) -> str:
     sampling = settings.sampling
     document = {
@@ -295,10 +308,11 @@ def tune(
 def run_pilot(settings: RunSettings, commit: str, run, say: Progress) -> dict:
     sampling = settings.sampling
     key = choice_key(settings)
+    measured = pilot_key(settings)
     args = pilot_args(settings.asv_args, sampling.pilot_rounds, sampling.pilot_repeat)
     pilot_settings = replace(
         settings,
-        results_dir=settings.source_dir / "sampling" / f"pilot-{key}",
+        results_dir=settings.source_dir / "sampling" / f"pilot-{measured}",
         asv_args=tuple(args),
         jobs=1,
         sampling=None,
@@ -310,7 +324,8 @@ def run_pilot(settings: RunSettings, commit: str, run, say: Progress) -> dict:
     if not records:
         from benchmark_runner.store import read_records
 
-        # an earlier pilot of the same key that finished (the run was killed before choosing)
+        # an earlier pilot of the same measurement that finished (another precision or budget, or a run killed
+        # before it chose)
         done = [r for _, _, r in read_records(pilot_settings.source_dir) if r.get("status") == "ok"]
         if not done:
             statuses = ", ".join(f"{r.commit[:12]} {r.status} ({r.message})" for r in report.records)
@@ -334,7 +349,7 @@ def run_pilot(settings: RunSettings, commit: str, run, say: Progress) -> dict:
     files = [pilot_settings.source_dir / p for p in result_paths]
     floor_settings = replace(
         pilot_settings,
-        results_dir=settings.source_dir / "sampling" / f"floor-{key}",
+        results_dir=settings.source_dir / "sampling" / f"floor-{measured}",
         asv_args=tuple(pilot_args(settings.asv_args, sampling.pilot_rounds, 1)),
     )
     say(

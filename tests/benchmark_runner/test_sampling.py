@@ -199,11 +199,16 @@ def test_pilot_chooses_runs_record_and_a_rerun_reuses_the_choice(tmp_path, toy, 
     again = run_benchmarks(settings, shas[-3:])
     assert len(read_trace(trace)) == 5 and sorted(again.skipped) == sorted(shas[-3:])
     assert warehouse_measured(settings, db) == set(shas[-3:])
-    # other sampling settings are another choice: a new pilot, and the commits measured again
+    # another precision is another choice, from the same pilot (not run again); its commits are measured again
     other = replace(settings, sampling=SamplingSettings(precision=0.5, budget_seconds=30))
     assert warehouse_measured(other, db) == set()
     run_benchmarks(other, shas[-1:])
-    assert len(read_trace(trace)) == 8
+    loose = json.loads(choice_path(other).read_text())
+    assert loose["settings"]["repeat"] < choice["settings"]["repeat"] and loose["noise"] == choice["noise"]
+    assert len(read_trace(trace)) == 6
+    # other pilot samples are another measurement: a new pilot and floor
+    run_benchmarks(replace(settings, sampling=SamplingSettings(precision=0.05, pilot_repeat=5)), shas[-1:])
+    assert [t["args"][-1] for t in read_trace(trace)[6:8]] == ["repeat=5", "repeat=1"]
 
 
 def _untimed(result_file: Path) -> float:
