@@ -21,7 +21,8 @@ The choice (``choose``) models, per benchmark b:
 It keeps ``rounds = min_rounds`` (each round is a new process per benchmark: fixed cost, while the 1/sqrt law
 is over samples) and takes the smallest `repeat` whose samples bring every benchmark to the precision, at least
 MIN_SAMPLES samples; if that would take longer than the budget, the largest `repeat` that fits (``reached`` is
-then false and the predicted half-width is recorded). `number` stays asv's own calibration (0): one global
+then false and the predicted half-width is recorded), but never fewer than MIN_SAMPLES samples (then
+``over_budget`` is true: the budget cannot buy a bounded CI). `number` stays asv's own calibration (0): one global
 `number` cannot suit benchmarks whose calls take microseconds and seconds, and asv's calibration already makes
 each sample last `sample_time`. The choice is kept in ``<source>/sampling/<key>.json`` (key: machine,
 environment, asv arguments, sampling settings) so later runs of the target reuse it and skip what they have
@@ -201,10 +202,11 @@ def choose(
     def seconds(repeat: int) -> float:
         return fixed + repeat * per_repeat
 
-    repeat = min(max(math.ceil(want / rounds), math.ceil(MIN_SAMPLES / rounds), 1), max_repeat)
+    least = math.ceil(MIN_SAMPLES / rounds)  # fewer samples leave asv's CI unbounded: nothing to judge by
+    repeat = min(max(math.ceil(want / rounds), least), max(max_repeat, least))
     if seconds(repeat) > budget_seconds:
         affordable = math.floor((budget_seconds - fixed) / per_repeat) if per_repeat > 0 else repeat
-        repeat = max(min(repeat, affordable), 1)
+        repeat = max(min(repeat, affordable), least)
     samples = rounds * repeat
 
     def predicted(n: BenchmarkNoise) -> float:
@@ -219,6 +221,7 @@ def choose(
         "predicted_half_width": _finite(predicted(worst)),
         "limiting_benchmark": worst.name,
         "reached": bool(math.isfinite(predicted(worst)) and predicted(worst) <= precision + 1e-12),
+        "over_budget": seconds(repeat) > budget_seconds,
         "needed_samples": {k: needed[k] for k in sorted(needed)},
         "unbounded": unbounded,
     }
@@ -300,7 +303,7 @@ def tune(
         sampling=None,
         sampling_record={"key": choice["key"], "settings": choice["settings"], "noise": choice["noise"],
                          "choice": {k: choice[k] for k in ("precision", "budget_seconds", "predicted_seconds",
-                                                           "predicted_half_width", "limiting_benchmark", "reached")},
+                                                           "predicted_half_width", "limiting_benchmark", "reached", "over_budget")},
                          "pilot": choice["pilot"]},
     )  # fmt: skip
 

@@ -134,6 +134,10 @@ def test_the_budget_caps_repeat_and_says_the_precision_is_not_reached():
     repeat = choice["settings"]["repeat"]
     assert not choice["reached"] and choice["predicted_half_width"] > 0.02
     assert _seconds(noise, 2, repeat, 2, 5) <= 600 < _seconds(noise, 2, repeat + 1, 2, 5)
+    # a budget too small for a bounded CI still gets the fewest samples that bound it, and says so
+    tiny = choose(noise, pilot_rounds=2, pilot_repeat=5, precision=0.02, budget_seconds=1)
+    assert tiny["settings"]["rounds"] * tiny["settings"]["repeat"] == MIN_SAMPLES and tiny["over_budget"]
+    assert not choice["over_budget"]
     # with room enough, the same noise reaches +-5%
     roomy = choose(noise, pilot_rounds=2, pilot_repeat=5, precision=0.05, budget_seconds=6000)
     assert roomy["reached"] and roomy["predicted_half_width"] <= 0.05 and roomy["predicted_seconds"] < 6000
