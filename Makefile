@@ -59,6 +59,7 @@ bench: manifest
 	$(RUN) python -m bench.runner
 	$(RUN) python -m bench.dataset
 	$(RUN) python -m bench.cluster
+	$(RUN) python -m bench.sampling
 	$(RUN) python -m bench.detection_quality
 	$(RUN) python -m bench.scale --sets results/django dashboards/numpy-trimmed --copies 1 2 4
 
