@@ -253,17 +253,22 @@ def _materialize_on(
         return wanted
 
     print(f"datasmith: {len(selected)} assets -> {db_path} (Dagster instance {home})", file=sys.stderr)
-    failed = runs = 0
+    failed = runs = steps = 0  # a step: an unpartitioned run, or one partition of a run
     seen_partitions: set[str] = set()
     step = ""
     log = _StdoutToFile(db_path.parent / "logs" / "dbt.log", active=not verbose)
     with _SignalWatch() as signals, log:
         try:
             for keys, definition in _steps(graph, definitions, selected):
-                for partition in [None] if definition is None else _partitions_to_run(definition, keys):
+                if definition is None:
+                    batches: list[list[str] | None] = [None]
+                else:
+                    batches = _batches(definition, _partitions_to_run(definition, keys))
+                for batch in batches:
                     runs += 1
-                    step = f"[{runs}] {_label(keys)}" + (f" [{partition}]" if partition else "")
-                    failed += _run(dg, assets, keys, partition, resources, instance, quiet, step, log)
+                    steps += len(batch or [None])
+                    step = f"[{runs}] {_label(keys)}" + (f" [{_partitions_label(batch)}]" if batch else "")
+                    failed += _run(dg, assets, keys, batch, resources, instance, quiet, step, log)
                     if signals.received():
                         break
                 if signals.received():
@@ -283,7 +288,7 @@ def _materialize_on(
         print(f"datasmith: no partition {', '.join(unknown)} was found", file=sys.stderr)
         failed += 1
     print(
-        f"datasmith: {'done' if not failed else f'{failed} of {runs} runs failed'}; warehouse {db_path}",
+        f"datasmith: {'done' if not failed else f'{failed} of {steps} steps failed'}; warehouse {db_path}",
         file=sys.stderr,
     )
     if failed and not verbose:
@@ -449,28 +454,65 @@ def _label(keys: set) -> str:
     return ", ".join(sorted(k.to_user_string() for k in keys)) if len(keys) < 4 else f"{len(keys)} assets"
 
 
-def _run(dg, assets, keys, partition, resources, instance, quiet, step: str, log: _StdoutToFile) -> int:
-    """One Dagster run; 1 when it failed (then the end of what it wrote to the log is printed)."""
+def _batches(definition, partitions: list[str]) -> list[list[str]]:
+    """The runs of a partitioned definition: one per partition, or, for a definition that loads a range
+    of its partitions in one run (BackfillPolicy.single_run, see assets.partitions.
+    materialize_each_partition), one per contiguous range of the partitions asked for (all of them in one
+    run unless --partition picks some apart). A run of Dagster costs about a second of fixed cost."""
+    from dagster._core.definitions.backfill_policy import BackfillPolicyType
+
+    policy = definition.backfill_policy
+    if policy is None or policy.policy_type != BackfillPolicyType.SINGLE_RUN or len(partitions) < 2:
+        return [[p] for p in partitions]
+    order = {key: i for i, key in enumerate(definition.partitions_def.get_partition_keys())}
+    if not all(p in order for p in partitions):  # dynamic keys added since: one run each
+        return [[p] for p in partitions]
+    ranges: list[list[str]] = []
+    for partition in sorted(partitions, key=order.__getitem__):
+        if ranges and order[ranges[-1][-1]] == order[partition] - 1:
+            ranges[-1].append(partition)
+        else:
+            ranges.append([partition])
+    return ranges
+
+
+def _partitions_label(batch: list[str]) -> str:
+    return ", ".join(batch) if len(batch) <= 3 else f"{len(batch)} partitions: {batch[0]} ... {batch[-1]}"
+
+
+def _run(dg, assets, keys, batch, resources, instance, quiet, step: str, log: _StdoutToFile) -> int:
+    """One Dagster run, of one partition, a range of partitions (``batch``) or none; the number of steps
+    (partitions, or 1 for an unpartitioned run) that failed. When some did, the end of what the run wrote
+    to the log is printed."""
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
     print(f"{step} ...", file=sys.stderr, flush=True)
     started = time.monotonic()
     offset = log.offset()
+    single = batch[0] if batch and len(batch) == 1 else None
+    tags = (
+        {ASSET_PARTITION_RANGE_START_TAG: batch[0], ASSET_PARTITION_RANGE_END_TAG: batch[-1]}
+        if batch and len(batch) > 1
+        else None
+    )
     result = dg.materialize(
         assets,
         selection=dg.AssetSelection.assets(*keys),
-        partition_key=partition,
+        partition_key=single,
+        tags=tags,
         resources=resources,
         instance=instance,
         run_config=quiet,
         raise_on_error=False,
     )
-    _report(result, time.monotonic() - started, partition)
+    failed = _report(result, time.monotonic() - started, batch)
     if not result.success:
         written = log.lines_since(offset)
         if written:
             print(f"datasmith: the last lines of {log.path}:", file=sys.stderr)
             for line in written[-20:]:
                 print(f"  | {line}", file=sys.stderr)
-    return 0 if result.success else 1
+    return failed
 
 
 class _StdoutToFile:
@@ -521,8 +563,13 @@ class _StdoutToFile:
         self._file = None
 
 
-def _report(result, seconds: float, partition: str | None = None) -> None:
-    materialized = result.get_asset_materialization_events()
+def _report(result, seconds: float, batch: list[str] | None = None) -> int:
+    """The run's outcome in a line, a line per failed check, and a cause line per failed step: per failed
+    partition when the step names them (assets.partitions.FAILED_PARTITIONS). Returns how many steps
+    (partitions of the run, or the run) failed."""
+    from assets.partitions import FAILED_PARTITIONS
+
+    materialized = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"]
     checks = result.get_asset_check_evaluations()
     failed_checks = [c for c in checks if not c.passed]
     status = "ok" if result.success else "FAILED"
@@ -533,15 +580,27 @@ def _report(result, seconds: float, partition: str | None = None) -> None:
     )
     for check in failed_checks:
         print(f"      check failed: {check.asset_key.to_user_string()} {check.check_name}", file=sys.stderr)
-    if not result.success:
-        where = f" [{partition}]" if partition else ""
-        failures = [e for e in result.all_events if e.is_step_failure] or [
-            e for e in result.all_events if e.is_failure
-        ]
-        for event in failures:
-            error = getattr(event.event_specific_data, "error", None)
-            cause = cause_line(error) if error is not None else "failed (--verbose for Dagster's log)"
-            print(f"datasmith: {event.step_key or 'run'}{where}: {cause}", file=sys.stderr)
+    if result.success:
+        return 0
+    failures = [e for e in result.all_events if e.is_step_failure] or [
+        e for e in result.all_events if e.is_failure
+    ]
+    failed_partitions: set[str] = set()
+    for event in failures:
+        data = event.event_specific_data
+        user = getattr(data, "user_failure_data", None)
+        by_partition = user.metadata.get(FAILED_PARTITIONS) if user is not None and user.metadata else None
+        if by_partition is not None:
+            for partition, cause in by_partition.value.items():
+                failed_partitions.add(partition)
+                print(f"datasmith: {event.step_key or 'run'} [{partition}]: {cause}", file=sys.stderr)
+            continue
+        error = getattr(data, "error", None)
+        cause = cause_line(error) if error is not None else "failed (--verbose for Dagster's log)"
+        where = f" [{_partitions_label(batch)}]" if batch else ""
+        print(f"datasmith: {event.step_key or 'run'}{where}: {cause}", file=sys.stderr)
+        failed_partitions.update(batch or [])
+    return max(1, len(failed_partitions))
 
 
 # Dagster's wrappers around the exception the asset's own code raised.
