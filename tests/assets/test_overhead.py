@@ -125,3 +125,45 @@ def test_run_history_writes_hold_a_connection_and_skip_the_fsync_only_under_the_
         assert list(writes.held) == [str(home / "events.db")]
     assert writes.held == {}
     assert synchronous(home) == 2  # the listener is gone
+
+
+def test_roots_that_feed_the_dbt_models_run_before_them_so_dbt_is_not_split():
+    """registry -> models.x -> detect -> models.z, and models.y: Dagster splits `models` where the graph
+    leaves it and comes back (detect), and, in the same run, at the registry too (y before x): three dbt
+    builds where two do. The registry runs first; then the rest in one run with two builds."""
+    from assets.cli import _steps
+
+    @dg.asset
+    def registry():
+        return None
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec("x", deps=["registry"], skippable=True),
+            dg.AssetSpec("y", skippable=True),
+            dg.AssetSpec("z", deps=["detect"], skippable=True),
+        ],
+        can_subset=True,
+    )
+    def models(context):
+        for key in context.selected_asset_keys:
+            yield dg.MaterializeResult(asset_key=key)
+
+    @dg.asset(deps=["x"])
+    def detect():
+        return None
+
+    defs = dg.Definitions(assets=[registry, models, detect])
+    graph = defs.resolve_asset_graph()
+    everything = set(graph.get_all_asset_keys())
+    steps = [
+        sorted(k.to_user_string() for k in keys) for keys, _ in _steps(graph, list(defs.assets), everything)
+    ]
+    assert steps == [["registry"], ["detect", "x", "y", "z"]]
+
+    def builds(selection) -> int:
+        job = dg.define_asset_job("j", selection=selection).resolve(asset_graph=graph)
+        return len([n for n in job.graph.nodes if n.name.startswith("models")])
+
+    assert builds(["x", "y", "z", "detect"]) == 2
+    assert builds("*") == 3  # what running the registry with them costs
