@@ -61,6 +61,7 @@ bench: manifest
 	$(RUN) python -m bench.cluster
 	$(RUN) python -m bench.detection_quality
 	$(RUN) python -m bench.scale --sets results/django dashboards/numpy-trimmed --copies 1 2 4
+	$(RUN) python -m bench.overhead
 
 sample: bootstrap
 	$(RUN) python samples/generate.py
