@@ -22,7 +22,7 @@ help:
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --quiet --compile-bytecode
 
 manifest: bootstrap
 	@$(RUN) python -c "from assets.dbt_project import ensure_manifest; ensure_manifest()"
