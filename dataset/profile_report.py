@@ -155,10 +155,9 @@ def chart_figure(deltas: list[dict]):
     return fig
 
 
-def profile_section(con: duckdb.DuckDBPyConnection, commit_task_id: str, out_dir: Path, task_id: str) -> str:
-    """The task's section for its report, with its chart written to ``<task_id>.profile.png`` beside it
-    ("" and no file when the task has no profile deltas)."""
-    deltas = load_deltas(con, commit_task_id)
+def profile_section(deltas: list[dict], out_dir: Path, task_id: str) -> str:
+    """The task's section for its report (``deltas`` from load_deltas), with its chart written to
+    ``<task_id>.profile.png`` beside it ("" and no file when the task has no profile deltas)."""
     if not deltas:
         return ""
     chart = out_dir / f"{task_id}.profile.png"

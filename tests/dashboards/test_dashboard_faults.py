@@ -316,7 +316,7 @@ def test_materialize_fails_the_unreadable_partitions_in_one_line_and_runs_the_ot
         f"datasmith: raw_dashboard_files [gone]: dashboard 'gone' could not be read from "
         f"http://127.0.0.1:{port}/bench/: index.json: robots.txt unreachable" in err
     )
-    assert "datasmith: 2 of 3 runs failed" in err
+    assert "datasmith: 2 of 3 steps failed" in err
     assert read_rows(db, "select count(*) from raw.dashboard_files where source_name = 'dask'") == [(43,)]
 
 
