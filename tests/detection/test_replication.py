@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import duckdb
@@ -225,3 +226,17 @@ def test_a_task_keeps_the_finding_with_the_strongest_evidence_and_says_how_stron
     assert {confidence for confidence, _ in tasks} >= {"replicated", "segments"}
     for confidence, evidences in tasks:
         assert rank[confidence] == max(rank[e] for e in evidences)
+
+
+def test_the_export_carries_each_tasks_confidence(warehouse, tmp_path):
+    import pyarrow.parquet as pq
+
+    from dataset.export import export_dataset
+
+    con, _ = warehouse
+    export_dataset(con, tmp_path / "dataset")
+    exported = pq.read_table(tmp_path / "dataset" / "tasks.parquet").to_pylist()
+    expected = dict(con.execute("select commit_hash, confidence from main.fct_tasks").fetchall())
+    assert exported and {row["commit_hash"]: row["confidence"] for row in exported} == expected
+    lines = (tmp_path / "dataset" / "tasks.jsonl").read_text().splitlines()
+    assert {json.loads(line)["confidence"] for line in lines} == set(expected.values())
