@@ -143,21 +143,29 @@ projected_both as (
         and upper_end.x_position >= projected.position_after
 ),
 
-with_others as (
-    select
-        projected_both.*,
-        (select count(*)
-         from positioned as other_change
-         where other_change.series_id = projected_both.series_id
-           and other_change.method = projected_both.method
-           and other_change.found_in = projected_both.found_in
-           and (other_change.a_source, other_change.a_machine, other_change.b_source, other_change.b_machine)
-             = (projected_both.a_source, projected_both.a_machine, projected_both.b_source, projected_both.b_machine)
-           and other_change.change_point_id <> projected_both.change_point_id
-           and other_change.position_after > projected_both.x_position_from
-           and other_change.position_after <= projected_both.x_position_to
-        ) as n_other_changes
+-- Other change points of the same series, method and pair inside each projected range.
+others as (
+    select projected_both.change_point_id, projected_both.a_source, projected_both.a_machine,
+           projected_both.b_source, projected_both.b_machine, count(*) as n_other_changes
     from projected_both
+    join positioned as other_change
+        on other_change.series_id = projected_both.series_id
+        and other_change.method = projected_both.method
+        and other_change.found_in = projected_both.found_in
+        and other_change.a_source = projected_both.a_source
+        and other_change.a_machine = projected_both.a_machine
+        and other_change.b_source = projected_both.b_source
+        and other_change.b_machine = projected_both.b_machine
+        and other_change.change_point_id <> projected_both.change_point_id
+        and other_change.position_after > projected_both.x_position_from
+        and other_change.position_after <= projected_both.x_position_to
+    group by all
+),
+
+with_others as (
+    select projected_both.*, coalesce(others.n_other_changes, 0) as n_other_changes
+    from projected_both
+    left join others using (change_point_id, a_source, a_machine, b_source, b_machine)
 )
 
 select
