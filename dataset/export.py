@@ -51,7 +51,8 @@ select
     tasks.n_workloads                                     as n_workloads,
     tasks.median_speedup                                  as median_speedup,
     tasks.max_speedup                                     as max_speedup,
-    tasks.source                                          as source
+    tasks.source                                          as source,
+    tasks.confidence                                      as confidence
 from main.fct_tasks as tasks
 left join main.fct_commit_reports as reports
     on reports.commit_task_id = tasks.commit_task_id
@@ -213,6 +214,7 @@ configs (`YYYY-MM`, by merge date, else commit date): {", ".join(months) or "non
 | `workloads` | list of {{{", ".join(WORKLOAD_FIELDS)}}}; `before`/`after` are segment medians in the benchmark's unit, `speedup` = before/after, `significance` the Mann-Whitney U p-value |
 | `n_workloads`, `median_speedup`, `max_speedup` | over the workloads |
 | `source` | `results` (our own asv runs) or `dashboard` (a published asv dashboard) |
+| `confidence` | the strongest evidence among the workloads: `replicated` (another measurement set measured the speed-up independently), `ci_separated` (asv's 99% CIs on either side do not overlap) or `segments` (the segment Mann-Whitney test only) |
 {CARD_ROW}
 
 ## Licenses
