@@ -1,7 +1,7 @@
 """Scale benchmark (issue 14, items 2 and 6): warehouses of increasing size through `datasmith materialize`.
 
 Every warehouse is built from the real fixture sets only. A size is reached by listing the same sets k
-times under new source names (`<set>-copy<i>`): every copy carries the real benchmark names, parameter
+times under new source names (`<set>-<kind>-copy<i>`): every copy carries the real benchmark names, parameter
 grids, noise and steps, and the warehouse holds about k times the measurements of one copy. Nothing is
 invented; the copies differ only in their names.
 
@@ -100,7 +100,7 @@ def write_sources(folder: Path, sets: list[str], copies: int) -> Path:
         if not path.exists():
             sys.exit(f"bench/scale.py: fixture set {path} not found (set DATASMITH_FIXTURES)")
         for i in range(1, copies + 1):
-            entry = {"name": f"{name}-copy{i}", "repo": REPOS.get(name, f"unknown/{name}")}
+            entry = {"name": f"{name}-{kind}-copy{i}", "repo": REPOS.get(name, f"unknown/{name}")}
             if kind == "results":
                 document["results"].append({**entry, "path": str(path)})
             else:
@@ -187,19 +187,22 @@ def build(label: str, folder: Path, sources: Path) -> list[dict]:
     rows = []
     for stage, extra in STAGES:
         result = run_stage(sources, db, extra, log)
-        n, series, points = counts(db)
         size = db.stat().st_size if db.exists() else 0
-        rows.append({"build": label, "stage": stage, "n": n, "series": series, "points": points, **result})
+        rows.append({"build": label, "stage": stage, "size": size, **result})
+        print(f"  ({label}: {stage} done in {result['wall']:.1f} s)", flush=True)
+    n, series, points = counts(db)
+    for r in rows:  # rows/s of every stage over the build's measurements (known once it is built)
+        r.update(n=n, series=series, points=points)
         print(
-            f"{label:>12} {stage:<12} {n:>12,} {result['wall']:>8.1f} {n / result['wall']:>10,.0f} "
-            f"{result['rss'] / 2**30:>7.2f}G {result['spill'] / 2**30:>6.2f}G {size / 2**20:>8.0f}MB",
+            f"{label:>12} {r['stage']:<12} {n:>12,} {r['wall']:>8.1f} {n / r['wall']:>10,.0f} "
+            f"{r['rss'] / 2**30:>7.2f}G {r['spill'] / 2**30:>6.2f}G {r['size'] / 2**20:>8.0f}MB",
             flush=True,
         )
     total = sum(r["wall"] for r in rows)
     print(
-        f"{label:>12} {'total':<12} {rows[-1]['n']:>12,} {total:>8.1f} {rows[-1]['n'] / total:>10,.0f} "
+        f"{label:>12} {'total':<12} {n:>12,} {total:>8.1f} {n / total:>10,.0f} "
         f"{max(r['rss'] for r in rows) / 2**30:>7.2f}G {max(r['spill'] for r in rows) / 2**30:>6.2f}G   "
-        f"({rows[-1]['series']:,} series, {rows[-1]['points']:,} points)",
+        f"({series:,} series, {points:,} points)",
         flush=True,
     )
     return rows
