@@ -180,12 +180,15 @@ HEADER = (
 )
 
 
-def build(label: str, folder: Path, sources: Path) -> list[dict]:
-    """Every stage over one sources file into a new warehouse in `folder`; prints a line a stage."""
+def build(label: str, folder: Path, sources: Path, stages: list[str]) -> list[dict]:
+    """The stages (names of STAGES, in data order) over one sources file into a new warehouse in
+    `folder`; prints a line a stage."""
     db = folder / "warehouse.duckdb"
     log = folder / "materialize.log"
     rows = []
     for stage, extra in STAGES:
+        if stage not in stages:
+            continue
         result = run_stage(sources, db, extra, log)
         size = db.stat().st_size if db.exists() else 0
         rows.append({"build": label, "stage": stage, "size": size, **result})
@@ -211,7 +214,8 @@ def build(label: str, folder: Path, sources: Path) -> list[dict]:
 def exponents(rows: list[dict]) -> None:
     print("\ngrowth exponent of each stage's time (log t2/t1 / log n2/n1):")
     builds = list(dict.fromkeys(r["build"] for r in rows))
-    for stage, _extra in [*STAGES, ("total", None)]:
+    stages = list(dict.fromkeys(r["stage"] for r in rows))
+    for stage in [*stages, "total"]:
         points = []
         for b in builds:
             mine = [r for r in rows if r["build"] == b]
@@ -257,6 +261,8 @@ def shape_copy(source: Path, target: Path, copies: int, shape: str) -> None:
                     continue
                 doc = json.loads(path.read_bytes())
                 name = path.name
+                if isinstance(doc.get("params"), dict) and "machine" in doc["params"]:
+                    doc["params"]["machine"] = machine
                 if shape == "long" and i > 0:
                     old = doc["commit_hash"]
                     new = hashlib.sha1(f"{old}-copy{i}".encode()).hexdigest()
@@ -266,7 +272,7 @@ def shape_copy(source: Path, target: Path, copies: int, shape: str) -> None:
                 (folder / name).write_text(json.dumps(doc))
 
 
-def shapes(root: Path, copies: int, set_name: str) -> list[dict]:
+def shapes(root: Path, copies: int, set_name: str, stages: list[str]) -> list[dict]:
     source = FIXTURES / "results" / set_name
     rows = []
     for shape in ("short", "long"):
@@ -285,9 +291,9 @@ def shapes(root: Path, copies: int, set_name: str) -> list[dict]:
                 }
             )
         )
-        rows += build(shape, folder, sources)
+        rows += build(shape, folder, sources, stages)
     print("\nlong / short, each stage's time (target: within 1.5x):")
-    for stage, _extra in STAGES:
+    for stage in stages:
         short = next(r for r in rows if r["build"] == "short" and r["stage"] == stage)
         long = next(r for r in rows if r["build"] == "long" and r["stage"] == stage)
         print(
@@ -405,6 +411,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dashboard-site", type=int, default=None, metavar="K", help="numpy-full's machines K times"
     )
+    parser.add_argument(
+        "--stages",
+        nargs="+",
+        default=[s for s, _ in STAGES],
+        choices=[s for s, _ in STAGES],
+        help="stages to run",
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="datasmith-scale-"))
@@ -415,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.shapes:
         print(HEADER)
-        shapes(root, args.shapes, args.shape_set)
+        shapes(root, args.shapes, args.shape_set, args.stages)
         return 0
     if args.copies:
         ladder = sorted(set(args.copies))
@@ -429,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
-        rows += build(f"{copies} copies", folder, write_sources(folder, args.sets, copies))
+        rows += build(f"{copies} copies", folder, write_sources(folder, args.sets, copies), args.stages)
     exponents(rows)
     return 0
 
