@@ -399,8 +399,8 @@ def dashboard_site(root: Path, copies: int) -> None:
             "select (select count(*) from raw.dashboard_files), (select count(*) from raw.dashboard_missing)"
         ).fetchone()
         models = con.execute(
-            """select table_schema || '.' || table_name, estimated_size from duckdb_tables()
-               where table_schema in ('staging', 'intermediate') and table_name like '%dashboard%'
+            """select schema_name || '.' || table_name, estimated_size from duckdb_tables()
+               where schema_name in ('staging', 'intermediate') and table_name like '%dashboard%'
                order by 1"""
         ).fetchall()
     finally:
