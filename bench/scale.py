@@ -19,10 +19,12 @@ Stages, each one `datasmith materialize --select ...` in a fresh process, in dat
 
     python -m bench.scale --sizes 1M 10M 50M          # sizes in measurements (k = 1,000, M = 1,000,000)
     python -m bench.scale --shapes 8                  # few long vs many short series, same points
-    python -m bench.scale --dashboard-site 17         # a pandas-sized dashboard site: crawl + its models
+    python -m bench.scale --dashboard-site 18         # a pandas-sized dashboard site: crawl + its models
 
-The default (`make bench`) is `--sizes 1M 2M`: one and two copies of the default sets (about 0.94M
-measurements a copy), a few minutes a size on two cores. 10M and 50M take tens of minutes to hours.
+Without --sizes or --copies it runs `--sizes 1M 2M`: one and two copies of the default sets (936,292
+measurements a copy); the 1M build took 21 minutes on the 2-core machine under a load of 7-11.
+(`make bench` passes its own `--sets results/django dashboards/numpy-trimmed --copies 1 2 4`.) 10M and
+50M take hours.
 
 --shapes K builds the same points twice from `results/django`: "short" lists its result files K times
 under new machine names (K x the series, each as long as the original), "long" K times under new commit
