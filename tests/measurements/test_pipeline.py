@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.support.common import PROJECT_ROOT, fixture_path, materialize, write_sources
 from tests.support.common import read_rows as rows
@@ -55,11 +56,22 @@ def test_a_changed_file_replaces_its_rows_and_a_new_file_adds_its_own(tmp_path):
     )
 
 
+def first_commits(results_set: str, folder: Path, n: int) -> Path:
+    """A copy of a real results set with only the first n result files (by name) of each machine: the
+    same layout, benchmarks and machines, fewer commits."""
+    copy = shutil.copytree(fixture_path("results", results_set), folder / results_set)
+    for machine_dir in (p for p in (copy / "results").iterdir() if p.is_dir()):
+        files = sorted(p for p in machine_dir.glob("*.json") if p.name != "machine.json")
+        for extra in files[n:]:
+            extra.unlink()
+    return copy
+
+
 def test_two_materialisations_started_at_the_same_moment_both_succeed_and_lose_nothing(tmp_path):
-    sources = write_sources(
-        tmp_path,
-        {"sympy": fixture_path("results", "sympy-v1"), "photutils": fixture_path("results", "photutils")},
-    )
+    # two sources, so each run has two partitions to write; photutils cut to 40 of its 232 commits (what
+    # is checked, that nothing is lost when two runs overlap, does not depend on the series' length)
+    photutils = first_commits("photutils", tmp_path / "sets", 40)
+    sources = write_sources(tmp_path, {"sympy": fixture_path("results", "sympy-v1"), "photutils": photutils})
     db = tmp_path / "w.duckdb"
     command = [sys.executable, "-m", "assets.cli", "materialize", "--sources", str(sources), "--db", str(db)]
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
@@ -69,7 +81,13 @@ def test_two_materialisations_started_at_the_same_moment_both_succeed_and_lose_n
         )
         for _ in range(2)
     ]
-    outputs = [p.communicate(timeout=600) for p in procs]
+    try:
+        outputs = [p.communicate(timeout=600) for p in procs]
+    finally:  # a run past the timeout is not left behind
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-3000:]
     assert any("waiting for another process" in err for _, err in outputs), "the runs should have overlapped"
@@ -96,7 +114,11 @@ def test_cli_errors_are_clear_and_non_zero(tmp_path, capsys):
     assert "line 3" in capsys.readouterr().err
 
     missing = write_sources(tmp_path, {"gone": tmp_path / "does-not-exist"})
-    assert main(["materialize", "--sources", str(missing), "--db", str(tmp_path / "w.duckdb")]) == 1
+    # the results ingest fails its partition (the rest of the graph would add nothing to the error)
+    assert (
+        main(["materialize", "--sources", str(missing), "--db", str(tmp_path / "w.duckdb"), *MEASUREMENTS])
+        == 1
+    )
     assert "does not exist" in capsys.readouterr().err
 
     good = write_sources(tmp_path, {"sympy": fixture_path("results", "sympy-v1")})
