@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 from tests.support.common import PROJECT_ROOT, fixture_path, materialize, write_sources
 from tests.support.common import read_rows as rows
@@ -56,22 +55,11 @@ def test_a_changed_file_replaces_its_rows_and_a_new_file_adds_its_own(tmp_path):
     )
 
 
-def first_commits(results_set: str, folder: Path, n: int) -> Path:
-    """A copy of a real results set with only the first n result files (by name) of each machine: the
-    same layout, benchmarks and machines, fewer commits."""
-    copy = shutil.copytree(fixture_path("results", results_set), folder / results_set)
-    for machine_dir in (p for p in (copy / "results").iterdir() if p.is_dir()):
-        files = sorted(p for p in machine_dir.glob("*.json") if p.name != "machine.json")
-        for extra in files[n:]:
-            extra.unlink()
-    return copy
-
-
 def test_two_materialisations_started_at_the_same_moment_both_succeed_and_lose_nothing(tmp_path):
-    # two sources, so each run has two partitions to write; photutils cut to 40 of its 232 commits (what
-    # is checked, that nothing is lost when two runs overlap, does not depend on the series' length)
-    photutils = first_commits("photutils", tmp_path / "sets", 40)
-    sources = write_sources(tmp_path, {"sympy": fixture_path("results", "sympy-v1"), "photutils": photutils})
+    sources = write_sources(
+        tmp_path,
+        {"sympy": fixture_path("results", "sympy-v1"), "photutils": fixture_path("results", "photutils")},
+    )
     db = tmp_path / "w.duckdb"
     command = [sys.executable, "-m", "assets.cli", "materialize", "--sources", str(sources), "--db", str(db)]
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
