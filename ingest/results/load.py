@@ -5,8 +5,11 @@ of four append-only tables; a file that cannot be used goes to ``raw.results_qua
 the rest of the source still loads. Files are committed in batches, one transaction each, so a run
 killed half-way leaves only whole files behind and the next run loads exactly what is missing.
 
-Parsing is left to DuckDB: the JSON is stored as it is and the dbt models unnest it, which is what
-makes ingest + collation several times faster than asv's own loader.
+Parsing is left to DuckDB: the JSON is stored as it is (validated here, in at most three parses per
+file) and the dbt models unnest it. That is not faster than asv's own loader: `python -m bench.run`
+measured ingest + collation at 0.48-0.77x asv's loader before issue 14 and 0.50-0.76x in its first
+runs on a machine shared by seven engineers, against 2.6-2.7x for DuckDB's bare read_json over the same
+files (docs/performance.md, "Ingest and collation throughput").
 """
 
 from __future__ import annotations
@@ -258,7 +261,8 @@ INCOMING_SCHEMA = pa.schema(
 # JSON), the small fields whose values are checked (one json_extract over a list of paths), and, for
 # schema 2 only, the type of every result row. The earlier form (json_valid, then json_type, a
 # json_transform and json_type again, each a parse, inside a CASE that repeated some of them) took
-# 5.2 s of DuckDB time for two copies of the fixture sets where this takes about 1.5 s (measured).
+# 3.3-5.2 s for two copies of the fixture sets' result files where this takes 1.2-1.3 s (measured in
+# the same runs, 2 threads, on a machine shared by seven engineers).
 TYPE_PATHS = (
     "$",
     "$.results",
