@@ -7,9 +7,9 @@ killed half-way leaves only whole files behind and the next run loads exactly wh
 
 Parsing is left to DuckDB: the JSON is stored as it is (validated here, in at most three parses per
 file) and the dbt models unnest it. That is not faster than asv's own loader: `python -m bench.run`
-measured ingest + collation at 0.48-0.77x asv's loader before issue 14 and 0.50-0.76x in its first
-runs on a machine shared by seven engineers, against 2.6-2.7x for DuckDB's bare read_json over the same
-files (docs/performance.md, "Ingest and collation throughput").
+measured ingest + collation at 0.48-0.77x asv's loader before issue 14, and at 0.2-0.8x in issue 14's
+runs on a machine shared by seven engineers, where DuckDB's bare read_json over the same files ran at
+2.0-3.3x (docs/performance.md, "Ingest and collation throughput").
 """
 
 from __future__ import annotations
