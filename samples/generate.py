@@ -47,6 +47,7 @@ from samples.history import (
     history,
 )
 from samples.measure import PYTHON, asv_conf, measure, write_asv_conf
+from samples.profiles import add_profiles, merge_profiles, run_profiles
 
 # Loaded by path (tests/*_support.py), this module hands on the sample's history and asv configuration.
 __all__ = ["Planted", "Step", "asv_conf", "build_history", "history", "main", "write_asv_conf"]
@@ -307,6 +308,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only measure the demo's agent results (samples/agent/, see samples/agent_results.py)",
     )
+    parser.add_argument(
+        "--profiles-only",
+        action="store_true",
+        help="only add asv's profiles of the demo's tasks to the bundled results (samples/profiles.py)",
+    )
     return parser.parse_args(argv)
 
 
@@ -318,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         from dataset.clones import candidate_paths
 
         return write_clone(candidate_paths(args.clone_for_db, GITHUB_REPO)[0].resolve())
+    if args.profiles_only:
+        return add_profiles(args.workdir, keep=args.keep)
     if args.agent_only:
         from samples.agent_results import measure_agent_results
 
@@ -338,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         conf = write_asv_conf(repo)
         measure(repo, conf, workdir / "home")
         export(repo, conf, truth)
+        # The demo's tasks get asv's profiles in a pass of their own; only the "profile" column is kept.
+        merge_profiles(run_profiles(repo, conf, workdir / "home", truth))
         problems = check(truth, SAMPLES_DIR / "results", SAMPLES_DIR / "dashboard")
         size = sum(directory_size(SAMPLES_DIR / name) for name in ("results", "dashboard"))
         print(
