@@ -6,11 +6,13 @@ step of a scripted history that contains known speed-ups and a known regression,
 with real asv (``samples/measure.py``), publishes the asv dashboard, and copies the JSON it needs into
 ``samples/``:
 
-    samples/results/        the asv results tree, exactly as asv wrote it
+    samples/results/        the asv results tree, as asv wrote it
     samples/dashboard/      the published dashboard's JSON (no html/js/css)
     samples/asv.conf.json   the asv configuration used
     samples/ground_truth.json  the commits and the performance changes planted in them
     samples/README.md
+
+and then adds asv's profiles of the demo's tasks to their result files (``samples/profiles.py``).
 
 ``samples/sources.yml`` (the demo's sources file) and ``samples/agent/`` (``--agent-only``) are not rewritten
 by a full run.
@@ -20,6 +22,7 @@ change with every regeneration. ``--skip-asv`` only builds the history and print
 check that they did not move).
 
 Run from the repository root:  .venv/bin/python samples/generate.py [--workdir DIR] [--keep] [--skip-asv]
+[--profiles-only]
 """
 
 from __future__ import annotations
@@ -133,7 +136,10 @@ commit of a scripted history of ten commits (`history.py` gives each folder its 
 changes); `samples/generate.py` commits them into a fresh git repository. A few of those commits make a
 function much faster or slower on purpose; the rest touch only docs, tests or names. The script then runs
 real asv on every commit (virtualenv environment, Python {python}, default sampling with raw samples
-recorded), publishes the asv dashboard, and copies the JSON here.
+recorded), publishes the asv dashboard, and copies the JSON here. Last, `samples/profiles.py` runs real
+`asv run --profile` on the demo's tasks (each improving commit and the commit before, their improved
+benchmarks) and adds only asv's `profile` column to those four result files: their timings stay the timed
+run's. `--profiles-only` runs just that step on the bundled results (22 s here).
 
 The files under `project/` are data: their bytes make the commit hashes that everything here is keyed
 by, so ruff skips them (`extend-exclude` in pyproject.toml) and a plain `pytest` does not collect them
@@ -146,7 +152,7 @@ the commit hashes and checks them against `ground_truth.json`.
 
 | path | what |
 |---|---|
-| `results/` | the asv results tree exactly as asv wrote it: `benchmarks.json`, `{machine}/machine.json`, one `<hash8>-<env>.json` per commit |
+| `results/` | the asv results tree as asv wrote it (the four task commits' files with the profiles added): `benchmarks.json`, `{machine}/machine.json`, one `<hash8>-<env>.json` per commit |
 | `dashboard/` | the published dashboard's JSON (`index.json`, `info.json`, `regressions.json`, `graphs/**`) and `regressions.xml` |
 | `asv.conf.json` | the asv configuration the run used |
 | `ground_truth.json` | every commit in order, and every (commit, benchmark, params) that a planted change affects |
