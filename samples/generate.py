@@ -12,7 +12,7 @@ with real asv (``samples/measure.py``), publishes the asv dashboard, and copies 
     samples/ground_truth.json  the commits and the performance changes planted in them
     samples/README.md
 
-and then adds asv's profiles of the demo's tasks to their result files (``samples/profiles.py``).
+and then adds asv's profiles of the demo's tasks to their result files (``samples/measure.py``).
 
 ``samples/sources.yml`` (the demo's sources file) and ``samples/agent/`` (``--agent-only``) are not rewritten
 by a full run.
@@ -49,8 +49,15 @@ from samples.history import (
     build_history,
     history,
 )
-from samples.measure import PYTHON, asv_conf, measure, write_asv_conf
-from samples.profiles import add_profiles, merge_profiles, run_profiles
+from samples.measure import (
+    PYTHON,
+    add_profiles,
+    asv_conf,
+    measure,
+    merge_profiles,
+    run_profiles,
+    write_asv_conf,
+)
 
 # Loaded by path (tests/*_support.py), this module hands on the sample's history and asv configuration.
 __all__ = ["Planted", "Step", "asv_conf", "build_history", "history", "main", "write_asv_conf"]
@@ -136,7 +143,7 @@ commit of a scripted history of ten commits (`history.py` gives each folder its 
 changes); `samples/generate.py` commits them into a fresh git repository. A few of those commits make a
 function much faster or slower on purpose; the rest touch only docs, tests or names. The script then runs
 real asv on every commit (virtualenv environment, Python {python}, default sampling with raw samples
-recorded), publishes the asv dashboard, and copies the JSON here. Last, `samples/profiles.py` runs real
+recorded), publishes the asv dashboard, and copies the JSON here. Last, `samples/measure.py` runs real
 `asv run --profile` on the demo's tasks (each improving commit and the commit before, their improved
 benchmarks) and adds only asv's `profile` column to those four result files: their timings stay the timed
 run's. `--profiles-only` runs just that step on the bundled results (22 s here).
@@ -317,7 +324,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profiles-only",
         action="store_true",
-        help="only add asv's profiles of the demo's tasks to the bundled results (samples/profiles.py)",
+        help="only add asv's profiles of the demo's tasks to the bundled results (samples/measure.py)",
     )
     return parser.parse_args(argv)
 

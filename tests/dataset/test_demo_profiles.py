@@ -1,4 +1,4 @@
-"""The demo's bundled sample carries real asv profiles for its tasks (samples/profiles.py), and adding them
+"""The demo's bundled sample carries real asv profiles for its tasks (samples/measure.py), and adding them
 changed nothing else in the result files. No asv runs here: these tests read the bundled files."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from ingest.results.profiles import decode_profile, profile_bytes, profiles_in_document
 from samples.history import MACHINE, SAMPLES_DIR
-from samples.profiles import merge_profiles, profile_tasks, with_profiles, without_profiles
+from samples.measure import merge_profiles, profile_tasks, with_profiles, without_profiles
 
 TRUTH = json.loads((SAMPLES_DIR / "ground_truth.json").read_text(encoding="utf-8"))
 RESULTS = SAMPLES_DIR / "results"
