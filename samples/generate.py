@@ -55,6 +55,7 @@ from samples.measure import (
     asv_conf,
     measure,
     merge_profiles,
+    missing_profiles,
     run_profiles,
     write_asv_conf,
 )
@@ -360,8 +361,9 @@ def main(argv: list[str] | None = None) -> int:
         measure(repo, conf, workdir / "home")
         export(repo, conf, truth)
         # The demo's tasks get asv's profiles in a pass of their own; only the "profile" column is kept.
-        merge_profiles(run_profiles(repo, conf, workdir / "home", truth))
+        profiled = merge_profiles(run_profiles(repo, conf, workdir / "home", truth))
         problems = check(truth, SAMPLES_DIR / "results", SAMPLES_DIR / "dashboard")
+        problems += missing_profiles(truth, profiled)
         size = sum(directory_size(SAMPLES_DIR / name) for name in ("results", "dashboard"))
         print(
             f"samples written: results+dashboard {size / 1024:.0f} KiB in {time.monotonic() - started:.0f}s"

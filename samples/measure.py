@@ -203,6 +203,12 @@ def merge_profiles(profiled_results: Path, bundled_results: Path = SAMPLES_DIR /
     return written
 
 
+def missing_profiles(truth: dict, written: list[Path]) -> list[str]:
+    """One line per task commit whose bundled result file got no profile."""
+    expected = {sha[:8] for before, commit, _ in profile_tasks(truth) for sha in (before, commit)}
+    return [f"no profiles for {sha}" for sha in sorted(expected - {path.name[:8] for path in written})]
+
+
 def add_profiles(workdir: Path | None = None, keep: bool = False) -> int:
     """The whole step on the bundled sample: build the history, profile the tasks, merge. Returns an exit code."""
     truth = json.loads((SAMPLES_DIR / "ground_truth.json").read_text(encoding="utf-8"))
@@ -218,12 +224,10 @@ def add_profiles(workdir: Path | None = None, keep: bool = False) -> int:
             return 1
         conf = write_asv_conf(repo)
         written = merge_profiles(run_profiles(repo, conf, work / "home", truth))
-        expected = {commit[:8] for before, after, _ in profile_tasks(truth) for commit in (before, after)}
-        got = {path.name[:8] for path in written}
         for path in written:
             print(f"profiles added to {path.relative_to(SAMPLES_DIR)}")
-        if got != expected:
-            print(f"PROBLEM: no profiles for {sorted(expected - got)}")
+        for problem in missing_profiles(truth, written):
+            print("PROBLEM:", problem, file=sys.stderr)
             return 1
         return 0
     finally:

@@ -12,7 +12,13 @@ import pytest
 
 from ingest.results.profiles import decode_profile, profile_bytes, profiles_in_document
 from samples.history import MACHINE, SAMPLES_DIR
-from samples.measure import merge_profiles, profile_tasks, with_profiles, without_profiles
+from samples.measure import (
+    merge_profiles,
+    missing_profiles,
+    profile_tasks,
+    with_profiles,
+    without_profiles,
+)
 
 TRUTH = json.loads((SAMPLES_DIR / "ground_truth.json").read_text(encoding="utf-8"))
 RESULTS = SAMPLES_DIR / "results"
@@ -107,3 +113,9 @@ def test_a_profile_for_a_benchmark_the_bundled_file_lacks_is_refused():
     doc = bundled(commit)
     with pytest.raises(ValueError, match=r"no bundled result for bench_core\.nope"):
         with_profiles(doc, {"bench_core.nope": "eJw="})
+
+
+def test_a_task_commit_left_without_profiles_is_named():
+    written = [result_file(sha) for before, commit, _ in TASKS for sha in (before, commit)]
+    assert missing_profiles(TRUTH, written) == []
+    assert missing_profiles(TRUTH, written[1:]) == [f"no profiles for {TASKS[0][0][:8]}"]
