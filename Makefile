@@ -22,7 +22,7 @@ help:
 
 bootstrap:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --quiet --compile-bytecode
 
 manifest: bootstrap
 	@$(RUN) python -c "from assets.dbt_project import ensure_manifest; ensure_manifest()"
@@ -59,8 +59,10 @@ bench: manifest
 	$(RUN) python -m bench.runner
 	$(RUN) python -m bench.dataset
 	$(RUN) python -m bench.cluster
+	$(RUN) python -m bench.sampling
 	$(RUN) python -m bench.detection_quality
 	$(RUN) python -m bench.scale --sets results/django dashboards/numpy-trimmed --copies 1 2 4
+	$(RUN) python -m bench.overhead
 
 sample: bootstrap
 	$(RUN) python samples/generate.py

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.partitions import materialize_each_partition
 from assets.progress import progress_logger
 from assets.resources import WarehouseResource
 from ingest.dashboards import DashboardUnreadable, ingest_dashboard_source
@@ -53,54 +54,56 @@ def build_dashboard_ingest(sources: Sources) -> dg.AssetsDefinition:
             ),
         ],
         pool="duckdb_writer",
+        backfill_policy=dg.BackfillPolicy.single_run(),
         description=(
-            "Crawl one `dashboards:` source (an asv publish site, http(s) or a local folder) politely: "
+            "Crawl each `dashboards:` source (an asv publish site, http(s) or a local folder) politely: "
             "robots.txt, per-host connection and rate caps, retries with back-off, conditional requests."
         ),
     )
     def raw_dashboard_files(
         context: dg.AssetExecutionContext, config: DashboardFetchSettings, warehouse: WarehouseResource
     ):
-        source = sources.by_name(context.partition_key)
-
         progress = progress_logger(context)
-        unreadable = None
-        with warehouse.get_connection() as con:
-            try:
-                report = ingest_dashboard_source(
-                    con,
-                    source,
-                    progress=progress,
-                    policy=config.policy(),
-                    revalidate_all=config.revalidate_all,
-                )
-            except DashboardUnreadable as exc:
-                unreadable = str(exc)
-        if unreadable is not None:
-            # The source could not be read at all: the partition fails, its cause in one line (what
-            # could be recorded is in raw.dashboard_missing); other partitions still run. Raised once
-            # the connection is closed: dagster-duckdb's get_connection does not close it on an error.
-            raise dg.Failure(description=unreadable, allow_retries=False)
-        for reason, count in report.missing_reasons.items():
-            context.log.warning(f"{source.name}: {count} files missing ({reason})")
-        common = {
-            "files_promised": report.files_promised,
-            "files_unchanged": report.files_unchanged,
-            "series_fetched": report.series_fetched,
-            "points_loaded": report.points_loaded,
-            "files_missing": report.missing,
-            "files_failed_transiently": report.failed_transiently,  # asked again on the next run
-            "requests": report.requests,
-            "retries": report.retries,
-            "bytes_downloaded": report.bytes_downloaded,
-            "location": source.url,
-        }
-        yield dg.MaterializeResult(
-            asset_key=["raw", "dashboard_files"], metadata={**common, "files_loaded": report.total_loaded}
-        )
-        yield dg.MaterializeResult(
-            asset_key=["raw", "dashboard_missing"],
-            metadata={**common, "missing_recorded": report.missing_recorded},
-        )
+
+        def load(name: str) -> dict:
+            source = sources.by_name(name)
+            unreadable = None
+            with warehouse.get_connection() as con:
+                try:
+                    report = ingest_dashboard_source(
+                        con,
+                        source,
+                        progress=progress,
+                        policy=config.policy(),
+                        revalidate_all=config.revalidate_all,
+                    )
+                except DashboardUnreadable as exc:
+                    unreadable = str(exc)
+            if unreadable is not None:
+                # The source could not be read at all: its partition fails, its cause in one line (what
+                # could be recorded is in raw.dashboard_missing); other partitions still run. Raised once
+                # the connection is closed: dagster-duckdb's get_connection does not close it on an error.
+                raise dg.Failure(description=unreadable, allow_retries=False)
+            for reason, count in report.missing_reasons.items():
+                context.log.warning(f"{source.name}: {count} files missing ({reason})")
+            common = {
+                "files_promised": report.files_promised,
+                "files_unchanged": report.files_unchanged,
+                "series_fetched": report.series_fetched,
+                "points_loaded": report.points_loaded,
+                "files_missing": report.missing,
+                "files_failed_transiently": report.failed_transiently,  # asked again on the next run
+                "requests": report.requests,
+                "retries": report.retries,
+                "bytes_downloaded": report.bytes_downloaded,
+                "location": source.url,
+            }
+            return {
+                ("raw", "dashboard_files"): {**common, "files_loaded": report.total_loaded},
+                ("raw", "dashboard_missing"): {**common, "missing_recorded": report.missing_recorded},
+            }
+
+        # every partition of the run (one, or all of them from `datasmith materialize`), each on its own
+        yield from materialize_each_partition(context, load)
 
     return raw_dashboard_files

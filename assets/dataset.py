@@ -1,6 +1,7 @@
 """Assets of the dataset stage: commit reports, the export, and an optimizer's score (plain Python in dataset/)."""
 
 import base64
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +25,9 @@ class ReportSettings(dg.Config):
 
     fetch_discussion: bool = True  # pull request comments and reviews from the GitHub API (all pages)
     coverage: bool = True  # Codecov coverage when CODECOV_TOKEN is set
+    # Rebuild every report; by default only the tasks whose inputs changed are (dataset.reports.report_inputs),
+    # and the others keep what GitHub and Codecov said when they were built. DATASMITH_REPORTS_FULL=1 too.
+    full_refresh: bool = False
 
 
 def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions:
@@ -69,7 +73,10 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
 
     @dg.asset(
         key=["dataset", "commit_reports"],
-        deps=[*model_keys("fct_tasks", "fct_series_points"), *model_keys(*GITHUB_MARTS, only_present=True)],
+        deps=[
+            *model_keys("fct_tasks", "fct_series_points", "fct_task_profile_deltas"),
+            *model_keys(*GITHUB_MARTS, only_present=True),
+        ],
         group_name="dataset",
         kinds={"python", "markdown", "duckdb"},
         pool="duckdb_writer",
@@ -83,14 +90,15 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
     ):
         from dataset.codecov import CodecovClient
         from dataset.discussion import DiscussionFetcher
-        from dataset.reports import build_reports, store_reports
+        from dataset.reports import build_changed_reports, store_reports, stored_inputs
 
         folder = Path(warehouse.database).resolve().parent / "reports"
         codecov = CodecovClient.from_env() if config.coverage else None
         fetcher = DiscussionFetcher(api_url=github_api_url) if config.fetch_discussion else None
         try:
+            full = config.full_refresh or os.environ.get("DATASMITH_REPORTS_FULL", "") == "1"
             with warehouse.get_connection() as con:
-                reports = build_reports(
+                reports, kept = build_changed_reports(
                     con,
                     Path(warehouse.database),
                     folder,
@@ -98,8 +106,9 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
                     coverage_for=codecov.coverage if codecov else None,
                     progress=progress_logger(context),
                     clones_dir=clones_dir,
+                    previous=None if full else stored_inputs(con),
                 )
-                store_reports(con, reports)
+                store_reports(con, reports, kept)
         finally:
             if codecov:
                 codecov.close()
@@ -114,7 +123,9 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
                 preview = preview.replace(f"]({first.plot_path.name})", f"](data:image/png;base64,{png})")
         return dg.MaterializeResult(
             metadata={
-                "reports": len(reports),
+                "reports": len(reports) + len(kept),
+                "reports_built": len(reports),
+                "reports_kept": len(kept),
                 "with_pull_request": sum(r.pr is not None for r in reports),
                 "with_clone": sum(r.has_clone for r in reports),
                 "with_coverage": sum(r.coverage_commit is not None for r in reports),
@@ -126,7 +137,7 @@ def build_dataset_definitions(sources: Sources, db_path: Path) -> dg.Definitions
     @dg.asset(
         # dim_repositories, when the GitHub stage is defined, gives the card each repository's license
         deps=[
-            *model_keys("fct_tasks", "fct_commit_reports"),
+            *model_keys("fct_tasks", "fct_commit_reports", "fct_task_profile_deltas"),
             *model_keys("dim_repositories", only_present=True),
         ],
         group_name="dataset",

@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from assets.dbt_project import dbt_project, keep_partial_parse
+from assets.dbt_project import dbt_project, warehouse_target
 from assets.resources import WarehouseResource
 from ingest.sources import load_sources
 from ingest.warehouse import writer_lock
@@ -95,14 +95,19 @@ def warehouse_dbt_models(
     # dbt opens the DuckDB file in its own process: hold the writer lock for the whole build.
     dbt_vars = load_sources(warehouse.sources_file).dbt_vars()  # the sources file's replication settings
     with writer_lock(warehouse.database):
-        invocation = dbt.cli(dbt_build_args(warehouse.database, dbt_vars), context=context)
+        invocation = dbt.cli(
+            dbt_build_args(warehouse.database, dbt_vars),
+            context=context,
+            target_path=warehouse_target(
+                warehouse.database
+            ),  # its partial-parse state kept for the next build
+        )
         # dagster-dbt's fetch_row_counts() queries through dbt's adapter while dbt still runs, which
         # opens the DuckDB file in this process and makes dbt's next model fail on the file lock; so
         # the events are collected until dbt has exited, then each model's gets its table's row count
         # and column schema, read here under the writer lock we still hold.
         events = list(invocation.stream())
         yield from with_table_metadata(events, invocation.manifest, warehouse.database)
-    keep_partial_parse(invocation.target_path)
 
 
 def with_table_metadata(events: list, manifest: Mapping[str, Any], database: str) -> list:

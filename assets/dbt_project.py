@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -69,18 +68,15 @@ def load_manifest() -> dict[str, Any]:
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 
-def keep_partial_parse(invocation_target: Path) -> None:
-    """Make a dbt invocation's parse state the one the next invocation starts from. dagster-dbt runs
-    each `dbt build` in its own target folder, seeded with target/partial_parse.msgpack; dbt re-parses
-    the whole project when that state was made with other vars or another warehouse path (the profile),
-    which `make manifest`'s parse always was. Copying the state back after each build means a run parses
-    once, and its later builds (same vars, same warehouse) parse only what changed. The copy is atomic,
-    so a concurrent run reads one state or the other, never half of one."""
-    state = Path(invocation_target) / PARTIAL_PARSE
-    if not state.exists():
-        return
-    target = PROJECT_ROOT / "target"
-    target.mkdir(exist_ok=True)
-    partial = target / f".{PARTIAL_PARSE}.{os.getpid()}"
-    shutil.copyfile(state, partial)
-    os.replace(partial, target / PARTIAL_PARSE)
+def warehouse_target(database: str | Path) -> Path:
+    """The dbt target folder of one warehouse: `target/warehouses/<file stem>-<hash of its path>/`, the
+    same folder for every `dbt build` on that warehouse. dbt keeps its partial-parse state
+    (partial_parse.msgpack) in the target folder and throws it away when the profile changed, and the
+    profile holds the warehouse's path (dbt-duckdb's `path`, the database name, the temp directory). With
+    one shared state, builds on two warehouses took turns re-parsing the whole project; with a folder per
+    warehouse, a warehouse's first build parses in full and every later one only what changed. dagster-dbt
+    seeds a new folder from target/partial_parse.msgpack (`make manifest`'s). Builds on one warehouse run
+    one at a time under its writer lock, so they never share the folder at once."""
+    path = Path(database).resolve()
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    return PROJECT_ROOT / "target" / "warehouses" / f"{path.stem}-{digest}"

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from assets import benchmark_runner, github
 from assets.automation import build_automation
@@ -17,7 +16,8 @@ from assets.dbt_project import dbt_project, load_manifest
 from assets.detection import build_detection_definitions
 from assets.github import build_github_definitions
 from assets.partitions import DynamicPartitions
-from assets.resources import WarehouseResource
+from assets.profiles import build_profile_definitions
+from assets.resources import WarehouseDbtCli, WarehouseResource
 from assets.results import build_results_ingest
 from assets.sources import build_source_registry
 from ingest.sources import Sources, db_path_from_env, load_sources, sources_file_from_env
@@ -60,7 +60,7 @@ def build_definitions(
         sensors=[partitions.sensor(db_path)],
         resources={
             "warehouse": WarehouseResource(database=str(db_path), sources_file=str(sources.file)),
-            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=_dbt_executable()),
+            "dbt": WarehouseDbtCli(project_dir=dbt_project, dbt_executable=_dbt_executable()),
         },
     )
     # Each stage's module adds its own assets, checks, sensors and schedules; they share the
@@ -71,6 +71,7 @@ def build_definitions(
         build_github_definitions(sources, db_path, partitions),
         build_benchmark_definitions(sources, db_path, partitions),
         build_dataset_definitions(sources, db_path),
+        build_profile_definitions(sources, db_path),
     )
     manifest = load_manifest()
     written = {key for asset in merged.assets or () for key in asset.keys}

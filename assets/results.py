@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.partitions import materialize_each_partition
 from assets.progress import progress_logger
 from assets.resources import WarehouseResource
 from ingest.results import ingest_results_source
@@ -28,38 +29,42 @@ def build_results_ingest(sources: Sources) -> tuple[dg.AssetsDefinition, dg.Asse
             for table, text in RAW_RESULTS_TABLES.items()
         ],
         pool="duckdb_writer",
+        backfill_policy=dg.BackfillPolicy.single_run(),
         description=(
-            "Load one `results:` source of the sources file (an asv results tree) into raw.*: every "
+            "Load the `results:` sources of the run (one partition each, an asv results tree) into raw.*: every "
             "file once per distinct content, with provenance; unusable files go to raw.results_quarantine."
         ),
     )
     def raw_results_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        source = sources.by_name(context.partition_key)
-
         progress = progress_logger(context)
-        with warehouse.get_connection() as con:
-            report = ingest_results_source(con, source, progress=progress, sources_file=sources.file)
-        progress(report.summary())
-        for path, reason in report.quarantine_reasons:
-            context.log.warning(f"quarantined {source.name}/{path}: {reason}")
-        loaded_by_table = {
-            "asv_result_files": report.files_loaded.get("result", 0),
-            "asv_benchmark_files": report.files_loaded.get("benchmarks", 0),
-            "asv_machine_files": report.files_loaded.get("machine", 0),
-            "asv_config_files": report.files_loaded.get("config", 0),
-            "results_quarantine": report.files_quarantined,
-        }
-        for table, loaded in loaded_by_table.items():
-            yield dg.MaterializeResult(
-                asset_key=["raw", table],
-                metadata={
+
+        def load(name: str) -> dict:
+            source = sources.by_name(name)
+            with warehouse.get_connection() as con:
+                report = ingest_results_source(con, source, progress=progress, sources_file=sources.file)
+            progress(report.summary())
+            for path, reason in report.quarantine_reasons:
+                context.log.warning(f"quarantined {source.name}/{path}: {reason}")
+            loaded_by_table = {
+                "asv_result_files": report.files_loaded.get("result", 0),
+                "asv_benchmark_files": report.files_loaded.get("benchmarks", 0),
+                "asv_machine_files": report.files_loaded.get("machine", 0),
+                "asv_config_files": report.files_loaded.get("config", 0),
+                "results_quarantine": report.files_quarantined,
+            }
+            return {
+                ("raw", table): {
                     "files_loaded": loaded,
                     "files_seen": report.files_seen,
                     "files_unchanged": report.files_unchanged,
                     "files_quarantined": report.files_quarantined,
                     "source_path": dg.MetadataValue.path(str(source.path)),
-                },
-            )
+                }
+                for table, loaded in loaded_by_table.items()
+            }
+
+        # every partition of the run (one, or all of them from `datasmith materialize`), each on its own
+        yield from materialize_each_partition(context, load)
 
     @dg.asset_check(asset=["raw", "asv_result_files"], description="No file version is stored twice.")
     def result_files_loaded_once(warehouse: WarehouseResource) -> dg.AssetCheckResult:

@@ -21,11 +21,20 @@ def run_benchmarks(
 ) -> RunReport:
     """Measure ``commits`` (any git revision names) with asv; see benchmark_runner/runner.py's docstring. With
     ``settings.cluster`` the jobs run on a Dask distributed cluster instead (benchmark_runner/cluster.py, whose
-    ClusterRunner is a Runner: choosing between them here keeps runner.py from importing cluster.py)."""
+    ClusterRunner is a Runner: choosing between them here keeps runner.py from importing cluster.py). With
+    ``settings.sampling``, asv's rounds/repeat are first chosen from a pilot job (benchmark_runner/sampling.py)."""
+    if settings.sampling is not None:  # noise-aware sampling: a pilot (or its kept choice) sets rounds/repeat
+        from benchmark_runner.sampling import tune
+
+        settings = tune(settings, commits, lambda s, c: _runner(s, progress).run(c), progress)
+    return _runner(settings, progress).run(commits, skip)
+
+
+def _runner(settings: RunSettings, progress: Progress | None = None):
     if settings.cluster:
         from benchmark_runner.cluster import ClusterRunner  # late: distributed is the optional extra
 
-        return ClusterRunner(settings, progress).run(commits, skip)
+        return ClusterRunner(settings, progress)
     from benchmark_runner.runner import Runner
 
-    return Runner(settings, progress).run(commits, skip)
+    return Runner(settings, progress)

@@ -27,6 +27,11 @@ create table if not exists raw.benchmark_runs (
     message           varchar,
     record_path       varchar   not null,  -- provenance: the record file, its hash, when it was loaded
     sha256            varchar   not null,
-    loaded_at         timestamp not null
+    loaded_at         timestamp not null,
+    sampling_settings varchar,             -- noise-aware sampling: JSON of the asv attributes chosen (rounds, repeat, ...)
+    sampling_noise    varchar              -- JSON: the pilot's noise per benchmark, the choice, the pilot itself
 );
+-- warehouses made before noise-aware sampling
+alter table raw.benchmark_runs add column if not exists sampling_settings varchar;
+alter table raw.benchmark_runs add column if not exists sampling_noise varchar;
 """

@@ -379,7 +379,7 @@ class Runner:
             benchmark_seconds=extra.pop("benchmark_seconds", 0.0), install_seconds=extra.pop("install_seconds", None),
             exit_code=extra.pop("exit_code", None), slot=slot.index if slot else -1,
             cores=list(slot.cores) if slot else [], log_path=log_rel or "", results_paths=extra.pop("results_paths", []),
-            message=extra.pop("message", ""),
+            message=extra.pop("message", ""), sampling=s.sampling_record,
         )  # fmt: skip
 
     def _finish(

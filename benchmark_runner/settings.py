@@ -13,7 +13,7 @@ from pathlib import Path
 import json5
 
 # The sources file (the core) holds the defaults it checks against; re-exported for the runner.
-from ingest.sources import DEFAULT_ASV_ARGS, MACHINE_FACT_KEYS, run_source_name  # noqa: F401
+from ingest.sources import DEFAULT_ASV_ARGS, MACHINE_FACT_KEYS, SamplingSettings, run_source_name  # noqa: F401
 
 # One thread per numeric library, so a benchmark measures the code and not the thread pool.
 STABLE_ENV = {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -47,6 +47,11 @@ class RunSettings:
     # A Dask scheduler address (tcp://host:8786) or scheduler file: the jobs run on that cluster's workers
     # (benchmark_runner/cluster.py); None runs them here.
     cluster: str | None = None
+    # Noise-aware sampling (benchmark_runner/sampling.py): run_benchmarks runs a pilot (or reuses its choice)
+    # and replaces asv_args' rounds/repeat; sampling_record (the chosen settings and the pilot's noise) is
+    # then written with every job record.
+    sampling: SamplingSettings | None = None
+    sampling_record: dict | None = None
 
     def timeout_for(self, sha: str) -> float:
         for prefix, seconds in self.commit_timeouts.items():

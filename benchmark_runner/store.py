@@ -45,6 +45,8 @@ class JobRecord:
     log_path: str
     results_paths: list[str]  # result files published into results/, relative to the source folder
     message: str = ""
+    # noise-aware sampling (sampling.py): the chosen asv settings, the pilot's noise and the choice; None without
+    sampling: dict | None = None
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -56,6 +56,7 @@ def settings_for(
         python=target.python,
         machine_facts=dict(target.machine_facts),
         cluster=target.cluster,
+        sampling=target.sampling,
     )
 
 
@@ -83,9 +84,17 @@ def target_commits(target: BenchmarkTarget, db_path: Path) -> list[str]:
 def warehouse_measured(settings: RunSettings, db_path: Path) -> set[str]:
     """Commits the warehouse already holds an ok job for; empty before the first ingest."""
 
+    args_hash = settings.asv_args_hash
+    if settings.sampling is not None:  # measured with the chosen arguments, if a pilot has chosen them yet
+        from benchmark_runner.sampling import chosen_args_hash
+
+        args_hash = chosen_args_hash(settings)
+        if args_hash is None:
+            return set()
+
     def query(con):
         try:
-            return measured_in_warehouse(con, settings.source_name, settings.env_id, settings.asv_args_hash)
+            return measured_in_warehouse(con, settings.source_name, settings.env_id, args_hash)
         except duckdb.CatalogException:
             return set()
 

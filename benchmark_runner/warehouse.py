@@ -90,12 +90,31 @@ def load_job_records(con: duckdb.DuckDBPyConnection, source_dir: Path) -> int:
                 r.get("exit_code"), r.get("slot"), ",".join(str(c) for c in r.get("cores") or []),
                 str(source_dir / r["log_path"]) if r.get("log_path") else None, str(source_dir / "results"),
                 json.dumps(r.get("results_paths") or []), r.get("message") or "",
-                str(path), hashlib.sha256(data).hexdigest(), now,
+                str(path), hashlib.sha256(data).hexdigest(), now, *_sampling_columns(r.get("sampling")),
             ]
         )  # fmt: skip
     if rows:
-        con.executemany(f"insert into raw.benchmark_runs values ({', '.join('?' * len(rows[0]))})", rows)
+        con.executemany(
+            f"insert into raw.benchmark_runs ({', '.join(RUN_COLUMNS)}) values ({', '.join('?' * len(rows[0]))})",
+            rows,
+        )
     return len(rows)
+
+
+RUN_COLUMNS = (
+    "run_id", "source_name", "repo", "commit_hash", "status", "machine", "env_name", "asv_args", "asv_args_hash",
+    "started_at", "finished_at", "env_build_seconds", "benchmark_seconds", "install_seconds", "exit_code", "slot",
+    "cores", "log_path", "results_path", "result_files", "message", "record_path", "sha256", "loaded_at",
+    "sampling_settings", "sampling_noise",
+)  # fmt: skip
+
+
+def _sampling_columns(sampling: dict | None) -> tuple[str | None, str | None]:
+    """A record's noise-aware sampling as (settings JSON, the rest as JSON); (None, None) without it."""
+    if not sampling:
+        return None, None
+    rest = {k: v for k, v in sampling.items() if k != "settings"}
+    return json.dumps(sampling.get("settings"), sort_keys=True), json.dumps(rest, sort_keys=True)
 
 
 def _ts(text: str | None) -> datetime | None:

@@ -8,8 +8,11 @@
             task.workloads            # pandas DataFrame, one row per improved workload
             task.report               # the Markdown report
             task.series("bench_core.time_fib")   # pandas DataFrame of the measured points around it
+            task.profile_deltas       # where the time went: functions whose cumulative time changed most
+            task.profile              # asv's cProfile rows of the improved benchmarks, before and after
 
-It reads fct_tasks, fct_commit_reports, dim_series and fct_series_points through
+It reads fct_tasks, fct_commit_reports, dim_series, fct_series_points, fct_profiles and
+fct_task_profile_deltas through
 ingest.warehouse.connect_reader, so it needs no folder layout and never writes.
 """
 
@@ -91,6 +94,40 @@ class Task:
             "select patch from main.fct_commit_reports where commit_task_id = $id", id=self.commit_task_id
         )
         return row[0] if row else None
+
+    @property
+    def profile(self) -> pd.DataFrame:
+        """asv's cProfile of the task's improved benchmarks at the commit before (`which` = 'before') and
+        at the commit ('after'): one row per profile x function, as pstats reads it (fct_profiles); empty
+        when none was collected. Times in seconds."""
+        return self.dataset._frame_or_empty(
+            """select case when p.commit_hash = $commit then 'after' else 'before' end as which,
+                      p.benchmark, p.source_name, p.machine, p.env_name, p.commit_hash, p.function_file,
+                      p.function_line, p.function_name, p.function_path, p.function_label, p.primitive_calls,
+                      p.total_calls, p.total_time, p.cumulative_time, p.profile_total_time, p.cumulative_share
+               from main.fct_profiles as p
+               where lower(p.repo) = lower($repo) and p.commit_hash in ($commit, $before)
+                 and p.benchmark in (select w.benchmark from main.fct_tasks, unnest(workloads) as u(w)
+                                     where commit_task_id = $id)
+               order by p.benchmark, which, p.source_name, p.machine, p.cumulative_time desc, p.function_label""",
+            ("which", "benchmark", "function_label"),
+            id=self.commit_task_id, repo=self.repo, commit=self.commit_hash, before=self.commit_before,
+        )  # fmt: skip
+
+    @property
+    def profile_deltas(self) -> pd.DataFrame:
+        """Where the time went (fct_task_profile_deltas): per improved benchmark, the functions whose
+        cumulative time changed most between the commit before and the commit, biggest change first
+        (change_rank 1); empty when the task has no profiles. Times in seconds."""
+        return self.dataset._frame_or_empty(
+            """select benchmark, function_label, function_path, function_name, function_line, calls_before,
+                      calls_after, self_before, self_after, cumulative_before, cumulative_after,
+                      cumulative_change, share_before, share_after, change_rank, source_name, machine, env_name
+               from main.fct_task_profile_deltas where commit_task_id = $id
+               order by speedup desc, benchmark, change_rank""",
+            ("benchmark", "function_label", "cumulative_change", "change_rank"),
+            id=self.commit_task_id,
+        )  # fmt: skip
 
     def series(self, benchmark: str, params: str | None = None, machine: str | None = None) -> pd.DataFrame:
         """Every measured point of the task's series of `benchmark` (optionally one params/machine), in
@@ -175,6 +212,13 @@ class Dataset:
 
     def _frame(self, sql: str, **params) -> pd.DataFrame:
         return self._con.execute(sql, params).df()
+
+    def _frame_or_empty(self, sql: str, columns: tuple[str, ...], **params) -> pd.DataFrame:
+        """_frame, or an empty frame with ``columns`` when the warehouse predates the relations read."""
+        try:
+            return self._frame(sql, **params)
+        except duckdb.CatalogException:
+            return pd.DataFrame(columns=list(columns))
 
     def _one(self, sql: str, **params) -> tuple | None:
         return self._con.execute(sql, params).fetchone()

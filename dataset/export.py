@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from dataset.github_context import relation_columns
+from dataset.profile_report import CARD_ROW, with_profile_deltas
 
 MARKER = ".datasmith-export"
 WORKLOAD_FIELDS = ("benchmark", "params", "machine", "before", "after", "speedup", "significance")
@@ -50,7 +51,8 @@ select
     tasks.n_workloads                                     as n_workloads,
     tasks.median_speedup                                  as median_speedup,
     tasks.max_speedup                                     as max_speedup,
-    tasks.source                                          as source
+    tasks.source                                          as source,
+    tasks.confidence                                      as confidence
 from main.fct_tasks as tasks
 left join main.fct_commit_reports as reports
     on reports.commit_task_id = tasks.commit_task_id
@@ -104,7 +106,7 @@ def export_dataset(con: duckdb.DuckDBPyConnection, folder: Path) -> ExportReport
     staging = folder.with_name(folder.name + ".tmp")
     _check_replaceable(folder)
     _check_replaceable(staging)
-    table = con.sql(EXPORT_SQL).to_arrow_table()
+    table = with_profile_deltas(con, con.sql(EXPORT_SQL).to_arrow_table())  # profile_report.py
     if staging.exists():
         shutil.rmtree(staging)
     try:
@@ -212,6 +214,8 @@ configs (`YYYY-MM`, by merge date, else commit date): {", ".join(months) or "non
 | `workloads` | list of {{{", ".join(WORKLOAD_FIELDS)}}}; `before`/`after` are segment medians in the benchmark's unit, `speedup` = before/after, `significance` the Mann-Whitney U p-value |
 | `n_workloads`, `median_speedup`, `max_speedup` | over the workloads |
 | `source` | `results` (our own asv runs) or `dashboard` (a published asv dashboard) |
+| `confidence` | the strongest evidence among the workloads: `replicated` (another measurement set measured the speed-up independently), `ci_separated` (asv's 99% CIs on either side do not overlap) or `segments` (the segment Mann-Whitney test only) |
+{CARD_ROW}
 
 ## Licenses
 

@@ -3,16 +3,19 @@
 Everything is read from the warehouse (fct_tasks, fct_series_points, fct_performance_improvements,
 and the GitHub stage's marts when present) and from the repository's local clone when there is one.
 The reports go to ``<warehouse folder>/reports/`` and, with their fields, to ``dataset.commit_reports``
-(replaced as a whole on every run: it is derived data, exposed by the dbt model fct_commit_reports).
+(exposed by the dbt model fct_commit_reports). A run rebuilds only the reports whose inputs changed
+(build_changed_reports; dataset.commit_report_inputs holds each stored report's fingerprint) and removes
+those of tasks that are gone; the rest are kept as they are.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,9 +23,16 @@ import duckdb
 
 from dataset.clones import CommitInfo, commit_info, find_clone, patch, unusable_commit
 from dataset.github_context import PullRequest, changed_files_for, pull_request_for
+from dataset.profile_report import load_deltas, profile_section
 from ingest.series_plot import draw_change
 
 PLOT_WINDOW = 12  # points either side of the change shown in the plot
+
+# What each stored report was built from (report_inputs), so a run rebuilds only the changed tasks.
+INPUTS_DDL = """
+create schema if not exists dataset;
+create table if not exists dataset.commit_report_inputs (task_id varchar not null, inputs_sha256 varchar not null)
+"""
 
 
 @dataclass
@@ -49,6 +59,7 @@ class TaskReport:
     markdown: str
     report_path: Path
     plot_path: Path | None
+    inputs_sha256: str = ""  # what the report was built from (report_inputs); kept when unchanged
 
 
 def task_id_for(repo: str, pr_number: int | None, commit_hash: str) -> str:
@@ -221,18 +232,80 @@ def build_reports(
 ) -> list[TaskReport]:
     """Write every task's report and plot under out_dir; returns them (not yet stored). Clones are looked
     for where the GitHub stage keeps them (``clones_dir``, the sources file's `github.clones_dir`)."""
+    built, _kept = build_changed_reports(
+        con, db_path, out_dir, discussion_for, coverage_for, progress, clones_dir, previous=None
+    )
+    return built
+
+
+def report_inputs(
+    task: dict,
+    points: list[tuple],
+    pr: PullRequest | None,
+    files: list,
+    clone: Path | None,
+    options: dict,
+    profile: list[dict] | None = None,
+) -> str:
+    """A fingerprint of everything a task's report is built from in the warehouse and on disk: the task's
+    row of fct_tasks (its workloads and speed-ups), the points of its plotted series, its pull request and
+    changed files from the GitHub marts, its profile deltas (fct_task_profile_deltas: profiles measured
+    after the report was first built bring it back), where its clone is, and the build's options (the output folder,
+    whether discussion and coverage are fetched). The clone's commit is fixed by its hash. Discussion and
+    coverage come from GitHub's and Codecov's APIs: a kept report keeps what they said when it was built
+    (ReportSettings.full_refresh asks again)."""
+    document = [task, points, asdict(pr) if pr else None, files, str(clone) if clone else None, options]
+    if profile:  # without profile deltas the fingerprint is the one reports stored before profiles existed
+        document.append(profile)
+    text = json.dumps(document, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def stored_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """task_id -> the fingerprint each stored report was built from (empty before the first run)."""
+    con.execute(INPUTS_DDL)
+    return dict(con.execute("select task_id, inputs_sha256 from dataset.commit_report_inputs").fetchall())
+
+
+def build_changed_reports(
+    con: duckdb.DuckDBPyConnection,
+    db_path: Path,
+    out_dir: Path,
+    discussion_for: Callable[[str, int], Discussion] | None = None,
+    coverage_for: Callable[[str, str, list[str]], tuple[float | None, dict[str, float]]] | None = None,
+    progress: Callable[[str], None] | None = None,
+    clones_dir: Path | None = None,
+    previous: Mapping[str, str] | None = None,
+) -> tuple[list[TaskReport], dict[str, str]]:
+    """Build the report of every task whose inputs (report_inputs) differ from ``previous`` (task_id ->
+    fingerprint of the stored report; None: every task), or whose report file is gone. Returns the
+    reports built and the tasks kept as they are (task_id -> fingerprint). Each report depends only on its
+    own task's inputs, so the stored reports of the kept tasks equal what a full build would write."""
     say = progress or (lambda _m: None)
     out_dir.mkdir(parents=True, exist_ok=True)
     built: list[TaskReport] = []
+    kept: dict[str, str] = {}
     tasks = load_tasks(con)
     points = series_points(con, [t["top_series_id"] for t in tasks])
+    options = {
+        "out_dir": str(out_dir.resolve()),
+        "discussion": discussion_for is not None,
+        "coverage": coverage_for is not None,
+    }
     for done, task in enumerate(tasks, start=1):
         repo, sha = task["repo"], task["commit_hash"]
         pr = pull_request_for(con, repo, sha)
         task_id = task_id_for(repo, pr.number if pr else None, sha)
         clone = find_clone(db_path, repo, clones_dir)
+        marts_files = changed_files_for(con, repo, sha)
+        task_points = points.get(task["top_series_id"], [])
+        profile = load_deltas(con, task["commit_task_id"])
+        inputs = report_inputs(task, task_points, pr, marts_files, clone, options, profile)
+        if previous is not None and previous.get(task_id) == inputs and (out_dir / f"{task_id}.md").exists():
+            kept[task_id] = inputs
+            continue
         commit = commit_info(clone, sha) if clone else None
-        files = changed_files_for(con, repo, sha) or (list(commit.files) if commit else [])
+        files = marts_files or (list(commit.files) if commit else [])
         base = pr.base_sha if pr and pr.base_sha else f"{sha}^"
         diff = patch(clone, base, sha) if clone else None
         discussion = discussion_for(repo, pr.number) if (pr and discussion_for) else Discussion()
@@ -244,7 +317,7 @@ def build_reports(
         top = next((w for w in task["workloads"] if w["series_id"] == task["top_series_id"]), None)
         top = top or task["workloads"][0]
         plot_path = plot_series(
-            points.get(task["top_series_id"], []),
+            task_points,
             sha,
             f"{task['top_benchmark']} ({top['params'] or 'no params'}) on {top['machine']}",
             out_dir / f"{task_id}.png",
@@ -254,6 +327,7 @@ def build_reports(
             task, task_id, commit, pr, discussion, files, file_coverage, coverage_commit,
             plot_path.name if plot_path else None,
         )  # fmt: skip
+        markdown += profile_section(profile, out_dir, task_id)  # profile_report.py
         report_path = out_dir / f"{task_id}.md"
         report_path.write_text(markdown, encoding="utf-8")
         built.append(
@@ -273,15 +347,24 @@ def build_reports(
                 markdown,
                 report_path,
                 plot_path,
+                inputs,
             )
         )
         if done % 50 == 0:
             say(f"commit reports: {done}/{len(tasks)} written")
-    return built
+    if previous is not None:
+        say(f"commit reports: {len(built)} built, {len(kept)} unchanged kept")
+    return built, kept
 
 
-def store_reports(con: duckdb.DuckDBPyConnection, reports: list[TaskReport]) -> None:
-    """Replace dataset.commit_reports with these reports, in one transaction."""
+def store_reports(
+    con: duckdb.DuckDBPyConnection, reports: list[TaskReport], kept: Mapping[str, str] | None = None
+) -> None:
+    """Make dataset.commit_reports these reports plus the stored ones of the ``kept`` tasks (task_id ->
+    fingerprint, from build_changed_reports), in one transaction; every other row goes (a task that is
+    no longer one). dataset.commit_report_inputs records each stored report's fingerprint."""
+    kept = dict(kept or {})
+    con.execute(INPUTS_DDL)
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
     for r in reports:
@@ -321,12 +404,18 @@ def store_reports(con: duckdb.DuckDBPyConnection, reports: list[TaskReport]) -> 
                 now,
             )
         )
+    inputs = [*kept.items(), *((r.task_id, r.inputs_sha256) for r in reports)]
     con.execute("begin")
     try:
-        con.execute("delete from dataset.commit_reports")
+        con.execute(
+            "delete from dataset.commit_reports where not list_contains($kept, task_id)", {"kept": list(kept)}
+        )
+        con.execute("delete from dataset.commit_report_inputs")
         if rows:
             placeholders = ", ".join("?" * len(rows[0]))
             con.executemany(f"insert into dataset.commit_reports values ({placeholders})", rows)
+        if inputs:
+            con.executemany("insert into dataset.commit_report_inputs values (?, ?)", inputs)
         con.execute("commit")
     except Exception:
         con.execute("rollback")

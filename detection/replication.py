@@ -1,5 +1,6 @@
 """Replication plots: for each pair of measurement sets and method, the log speed-ups of set A
-against set B over the same commit ranges (with the identity line), a Bland-Altman plot, and the
+against set B over the same commit ranges (with the identity line; ranges that are a change point's
+own two commits filled, ranges projected onto the commits both sets measured hollow), a Bland-Altman plot, and the
 pair's largest change as each set measured it (both series around the change, in the benchmark's
 unit, commits by short hash, the change marked, the medians before and after: ingest/series_plot.py)."""
 
@@ -20,7 +21,8 @@ from ingest.series_plot import draw_change
 PAIRS_SQL = """
 select method, a_source, a_machine, b_source, b_machine,
        list(log_speedup_a order by commit_after, benchmark, params) as a,
-       list(log_speedup_b order by commit_after, benchmark, params) as b
+       list(log_speedup_b order by commit_after, benchmark, params) as b,
+       list(exact_range order by commit_after, benchmark, params) as exact
 from main.fct_replication_pairs
 group by all
 order by all
@@ -61,10 +63,10 @@ def write_plots(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Path]:
     """Two PNGs per (pair, method); returns their paths. No pairs: no files."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for method, a_source, a_machine, b_source, b_machine, a, b in con.execute(PAIRS_SQL).fetchall():
+    for method, a_source, a_machine, b_source, b_machine, a, b, exact in con.execute(PAIRS_SQL).fetchall():
         label_a, label_b = f"{a_source}/{a_machine}", f"{b_source}/{b_machine}"
         name = _slug(method, label_a, label_b)
-        written.append(_scatter(folder / f"{name}__scatter.png", a, b, label_a, label_b, method))
+        written.append(_scatter(folder / f"{name}__scatter.png", a, b, label_a, label_b, method, exact))
         written.append(_bland_altman(folder / f"{name}__bland_altman.png", a, b, label_a, label_b, method))
         sets = ((a_source, a_machine, label_a), (b_source, b_machine, label_b))
         fig = change_figure(con, method, sets)
@@ -99,15 +101,27 @@ def change_figure(con: duckdb.DuckDBPyConnection, method: str, sets):
     return fig
 
 
-def _scatter(path: Path, a, b, label_a, label_b, method) -> Path:
+def _scatter(path: Path, a, b, label_a, label_b, method, exact=None) -> Path:
+    exact = list(exact) if exact is not None else [True] * len(a)
     fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=100)
-    ax.scatter(a, b, s=12, alpha=0.7)
+    own = [(x, y) for x, y, e in zip(a, b, exact, strict=True) if e]
+    projected = [(x, y) for x, y, e in zip(a, b, exact, strict=True) if not e]
+    if own:
+        ax.scatter(*zip(*own, strict=True), s=12, alpha=0.7, label="change point's own commits")
+    if projected:
+        ax.scatter(
+            *zip(*projected, strict=True),
+            s=16,
+            facecolors="none",
+            edgecolors="C1",
+            label="projected onto shared commits",
+        )
     low, high = min(min(a), min(b)), max(max(a), max(b))
     ax.plot([low, high], [low, high], color="grey", linewidth=1, label="identity")
     # a ratio of two values in the same unit: no unit of its own
     ax.set_xlabel(f"{label_a}\nlog speed-up, ln(before/after)", fontsize=8)
     ax.set_ylabel(f"{label_b}\nlog speed-up, ln(before/after)", fontsize=8)
-    ax.set_title(f"{method}: same commit ranges (n={len(a)})", fontsize=9)
+    ax.set_title(f"{method}: same commit ranges (n={len(a)}, {len(own)} exact)", fontsize=9)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)

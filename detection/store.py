@@ -103,38 +103,80 @@ class DetectionReport:
         return f"{self.series} series ({run}); " + "; ".join(parts)
 
 
-def iter_series(
-    con: duckdb.DuckDBPyConnection, batch_rows: int = 2000, only: pa.Table | None = None
-) -> Iterator[tuple]:
-    """(series_id, values, benchmark_type, weights, benchmark) per series, streamed in batches.
+BATCH_POINTS = int(os.environ.get("DATASMITH_DETECTION_BATCH_POINTS", 1_000_000))
+"""Points per read of iter_series: the series are read in ranges of series_id holding about this many
+points each, so DuckDB aggregates (and the process holds) one range at a time, not the warehouse."""
 
-    `only`: a table with a `series_id` column; when given, just those series.
+SERIES_SQL = """
+select series.series_id, series.benchmark, series.benchmark_type,
+       list(points.value order by points.position)   as point_values,
+       list(points.ci_99_a order by points.position) as ci_99_a,
+       list(points.ci_99_b order by points.position) as ci_99_b
+from main.fct_series_points as points
+join main.dim_series as series using (series_id)
+where points.series_id between $lo and $hi {restrict}
+group by all
+order by series.series_id
+"""
+
+
+FOUND_BATCH = 50_000
+"""Change points collected as dicts before they are turned into one Arrow table."""
+
+
+def series_ranges(
+    cursor: duckdb.DuckDBPyConnection, batch_points: int, restrict: str = ""
+) -> list[tuple[str, str]]:
+    """Consecutive (first, last) series_id ranges of about `batch_points` points each (a series is never
+    split: one longer than that is a range of its own), in series_id order."""
+    counts = cursor.execute(
+        f"""select series_id, count(*) from main.fct_series_points as points
+            where true {restrict} group by series_id order by series_id"""
+    ).fetchall()
+    ranges: list[tuple[str, str]] = []
+    first, total = None, 0
+    for series_id, n in counts:
+        if first is None:
+            first = series_id
+        total += n
+        if total >= batch_points:
+            ranges.append((first, series_id))
+            first, total = None, 0
+    if first is not None:
+        ranges.append((first, counts[-1][0]))
+    return ranges
+
+
+def iter_series(
+    con: duckdb.DuckDBPyConnection,
+    batch_rows: int = 2000,
+    only: pa.Table | None = None,
+    batch_points: int | None = None,
+) -> Iterator[tuple]:
+    """(series_id, values, benchmark_type, weights, benchmark) per series, in series_id order.
+
+    `only`: a table with a `series_id` column; when given, just those series. The series are read in
+    ranges of about `batch_points` points (default BATCH_POINTS), each one query whose result is
+    streamed in Arrow batches of `batch_rows` series: memory holds one range, whatever the warehouse's size.
     """
     # A cursor of its own: the stream stays open while the caller writes on the main connection.
     cursor = con.cursor()
     restrict = ""
     if only is not None:
         cursor.register("only_series", only)
-        restrict = "where series.series_id in (select series_id from only_series)"
-    reader = cursor.sql(
-        f"""select series.series_id, series.benchmark, series.benchmark_type,
-                  list(points.value order by points.position)   as point_values,
-                  list(points.ci_99_a order by points.position) as ci_99_a,
-                  list(points.ci_99_b order by points.position) as ci_99_b
-           from main.fct_series_points as points
-           join main.dim_series as series using (series_id)
-           {restrict}
-           group by all
-           order by series.series_id"""
-    ).to_arrow_reader(batch_rows)
-    for batch in reader:
-        for row in batch.to_pylist():
-            values, lows, highs = row["point_values"], row["ci_99_a"], row["ci_99_b"]
-            # Raw results carry each point's 99% CI: asv publish weights its step detection by it,
-            # point by point (a point without one counts as a median weight, inside asv_weights).
-            has_ci = any(a is not None and b is not None for a, b in zip(lows, highs, strict=True))
-            weights = asv_weights(values, lows, highs) if has_ci else None
-            yield row["series_id"], values, row["benchmark_type"], weights, row["benchmark"]
+        restrict = "and points.series_id in (select series_id from only_series)"
+    for lo, hi in series_ranges(cursor, batch_points or BATCH_POINTS, restrict):
+        reader = cursor.sql(
+            SERIES_SQL.format(restrict=restrict), params={"lo": lo, "hi": hi}
+        ).to_arrow_reader(batch_rows)
+        for batch in reader:
+            for row in batch.to_pylist():
+                values, lows, highs = row["point_values"], row["ci_99_a"], row["ci_99_b"]
+                # Raw results carry each point's 99% CI: asv publish weights its step detection by it,
+                # point by point (a point without one counts as a median weight, inside asv_weights).
+                has_ci = any(a is not None and b is not None for a, b in zip(lows, highs, strict=True))
+                weights = asv_weights(values, lows, highs) if has_ci else None
+                yield row["series_id"], values, row["benchmark_type"], weights, row["benchmark"]
 
 
 def settings_key(config: DetectionConfig) -> str:
@@ -181,7 +223,11 @@ def run_detection(
         report.dropped = len(set(state) - set(current))
         say(f"detection: {len(todo)} of {len(current)} series new or changed; {report.kept} kept")
     todo_table = pa.table({"series_id": pa.array(todo, pa.string())})
+    # Change points are kept as Arrow tables of FOUND_BATCH rows (columnar, ~10x smaller than the
+    # dicts) until the one transaction that writes them.
+    columns = [r[0] for r in con.execute("describe detection.breakpoints").fetchall()]
     found: list[dict] = []
+    found_tables: list[pa.Table] = []
     skipped: list[dict] = []
     with ProgressBar("detection", total=len(todo), unit="series", stream=progress_stream) as bar:
         say_above = bar.lines(say)
@@ -198,6 +244,9 @@ def run_detection(
                     )
             for point in change_points:
                 found.append({"series_id": series_id, **asdict(point), "detected_at": now})
+            if len(found) >= FOUND_BATCH:
+                found_tables.append(_found_table(found, columns))
+                found = []
             if done % 1000 == 0:
                 say_above(f"detection: {done}/{len(todo)} series")
     state_rows = pa.table(
@@ -209,7 +258,10 @@ def run_detection(
         }
     )
     current_table = pa.table({"series_id": pa.array(sorted(current), pa.string())})
-    _write(con, found, skipped, todo_table, current_table, state_rows, report.full)
+    if found:
+        found_tables.append(_found_table(found, columns))
+    del found
+    _write(con, found_tables, columns, skipped, todo_table, current_table, state_rows, report.full)
     for method, n_found, n_improved in con.execute(
         """select method, count(*), count(*) filter (where direction = 'improvement' and significant and passes_floor)
            from detection.breakpoints group by method"""
@@ -223,9 +275,14 @@ def run_detection(
     return report
 
 
+def _found_table(found: list[dict], columns: list[str]) -> pa.Table:
+    return pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in found])
+
+
 def _write(
     con: duckdb.DuckDBPyConnection,
-    found: list[dict],
+    found_tables: list[pa.Table],
+    columns: list[str],
     skipped: list[dict],
     todo: pa.Table,
     current: pa.Table,
@@ -234,8 +291,6 @@ def _write(
 ) -> None:
     """Replace the rows of the detected series (every row when `full`) and drop those of series that
     have no points any more (`current`: the series with points now)."""
-    columns = [r[0] for r in con.execute("describe detection.breakpoints").fetchall()]
-    found_table = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in found]) if found else None
     skipped_table = pa.Table.from_pylist(skipped) if skipped else None
     # Rows to remove: every row (full), else those of the series detected now and of the series
     # without points now (gone from the warehouse, or every point failed).
@@ -252,7 +307,7 @@ def _write(
     try:
         for table in ("breakpoints", "skipped_series", "series_state"):
             con.execute(f"delete from detection.{table} where {stale}")
-        if found_table is not None:
+        for found_table in found_tables:
             con.register("found_arrow", found_table)
             con.execute(f"insert into detection.breakpoints select {', '.join(columns)} from found_arrow")
             con.unregister("found_arrow")

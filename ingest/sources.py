@@ -222,6 +222,39 @@ def _seconds(value: Any, info: ValidationInfo) -> float:
     return seconds
 
 
+def _number(value: Any, info: ValidationInfo) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(_text(value, info))
+    except ValueError:
+        raise _error(f"'{info.field_name}' must be a number") from None
+
+
+def _fraction(value: Any, info: ValidationInfo) -> float:
+    number = _number(value, info)
+    if not 0 < number < 1:
+        raise _error(f"'{info.field_name}' must be a fraction between 0 and 1 (0.02 is +-2%)")
+    return number
+
+
+def _positive(value: Any, info: ValidationInfo) -> float:
+    number = _number(value, info)
+    if not number > 0:
+        raise _error(f"'{info.field_name}' must be a positive number")
+    return number
+
+
+def _non_negative(value: Any, info: ValidationInfo) -> float:
+    number = _number(value, info)
+    if not number >= 0:
+        raise _error(f"'{info.field_name}' must be zero or a positive number")
+    return number
+
+
+SAMPLING_HELP = "noise-aware asv rounds/repeat from a pilot run (SamplingSettings); absent: asv_args as given"
+
+
 def _clone(value: Any, info: ValidationInfo) -> str:
     clone = _text(value, info)
     return clone if CLONE_URL.match(clone) else str(resolve_local(_file(info), clone))
@@ -359,13 +392,44 @@ class GitHubSettings(_Model):
         return {"github_min_stars": self.min_stars, "github_top_n": self.max_repos}
 
 
+class ProfileSettings(_Model):
+    """`profile:` of a benchmark_runner target (benchmark_runner/profiling.py): asv's cProfile of each task's
+    improved benchmarks, at the commit before and at the commit, in an extra pass after the timed run.
+    enabled (default true when the key is there); top_workloads: the N most improved benchmarks per task
+    (default 3). `profile: true` or `profile: false` alone also works; without the key, no profiling."""
+
+    enabled: Flag = True
+    top_workloads: Annotated[int, _whole(1)] = 3
+
+
+def _profile(value: Any, info: ValidationInfo) -> Any:
+    return {"enabled": value} if isinstance(value, (bool, str)) else value
+
+
+class SamplingSettings(_Model):
+    """`sampling:` in a benchmark_runner target: noise-aware asv rounds/repeat (benchmark_runner/sampling.py).
+    A pilot job (pilot_rounds x pilot_repeat samples, recorded) measures each benchmark's noise; rounds
+    (min_rounds) and repeat (at most max_repeat) are then chosen so the widest 99% CI half-width, relative to
+    the median, reaches precision (default 0.02) within budget_seconds of benchmark time per commit (default
+    60); warmup_time, if given, is passed to asv as it is. Every key is optional."""
+
+    precision: Annotated[float, BeforeValidator(_fraction)] = 0.02
+    budget_seconds: Annotated[float, BeforeValidator(_positive)] = 60.0
+    pilot_rounds: Annotated[int, _whole(1)] = 2
+    pilot_repeat: Annotated[int, _whole(2)] = 10
+    min_rounds: Annotated[int, _whole(1)] = 2
+    max_repeat: Annotated[int, _whole(1)] = 1000
+    warmup_time: Annotated[float, BeforeValidator(_non_negative)] | None = None
+
+
 class BenchmarkTarget(_Model):
     """A repository the runner measures on one machine: repo, machine (required); clone (a local clone or
     git URL; default the GitHub stage's clone); asv_config (default asv.conf.json in the clone); commits
     (a list) or from_commits_filtered (the latest N of fct_core_commits); machine_facts (arch, cpu, num_cpu,
     os, ram); jobs, cores_per_job (default 1); timeout_s per job (default 3600); asv_args; python (default
     the config's first); name (the partition key, default <owner>.<name>); work_dir, results_dir (default
-    <warehouse dir>/runner/work|results); cluster (a Dask scheduler address or file; default: here).
+    <warehouse dir>/runner/work|results); cluster (a Dask scheduler address or file; default: here); profile
+    (asv's cProfile of each task, benchmark_runner/profiling.py; default off).
     The results become the warehouse source run.<owner>.<name>.<machine>."""
 
     repo: Repo
@@ -379,11 +443,13 @@ class BenchmarkTarget(_Model):
     cores_per_job: Annotated[int, _whole(1)] = 1
     timeout_s: Annotated[float, BeforeValidator(_seconds)] = 3600.0
     asv_args: Words = DEFAULT_ASV_ARGS
+    sampling: Annotated[SamplingSettings, EmptyMapping] | None = Field(None, description=SAMPLING_HELP)
     python: Text | None = None
     name: Annotated[str, _checked(_lower_name)] | None = None
     work_dir: LocalPath | None = None
     results_dir: LocalPath | None = None
     cluster: Annotated[str, BeforeValidator(_cluster)] | None = None
+    profile: Annotated[ProfileSettings, BeforeValidator(_profile)] | None = None  # off without the key
     _line: int = PrivateAttr(0)
 
     @field_validator("commits")

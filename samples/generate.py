@@ -6,11 +6,13 @@ step of a scripted history that contains known speed-ups and a known regression,
 with real asv (``samples/measure.py``), publishes the asv dashboard, and copies the JSON it needs into
 ``samples/``:
 
-    samples/results/        the asv results tree, exactly as asv wrote it
+    samples/results/        the asv results tree, as asv wrote it
     samples/dashboard/      the published dashboard's JSON (no html/js/css)
     samples/asv.conf.json   the asv configuration used
     samples/ground_truth.json  the commits and the performance changes planted in them
     samples/README.md
+
+and then adds asv's profiles of the demo's tasks to their result files (``samples/measure.py``).
 
 ``samples/sources.yml`` (the demo's sources file) and ``samples/agent/`` (``--agent-only``) are not rewritten
 by a full run.
@@ -20,6 +22,7 @@ change with every regeneration. ``--skip-asv`` only builds the history and print
 check that they did not move).
 
 Run from the repository root:  .venv/bin/python samples/generate.py [--workdir DIR] [--keep] [--skip-asv]
+[--profiles-only]
 """
 
 from __future__ import annotations
@@ -46,7 +49,16 @@ from samples.history import (
     build_history,
     history,
 )
-from samples.measure import PYTHON, asv_conf, measure, write_asv_conf
+from samples.measure import (
+    PYTHON,
+    add_profiles,
+    asv_conf,
+    measure,
+    merge_profiles,
+    missing_profiles,
+    run_profiles,
+    write_asv_conf,
+)
 
 # Loaded by path (tests/*_support.py), this module hands on the sample's history and asv configuration.
 __all__ = ["Planted", "Step", "asv_conf", "build_history", "history", "main", "write_asv_conf"]
@@ -132,7 +144,10 @@ commit of a scripted history of ten commits (`history.py` gives each folder its 
 changes); `samples/generate.py` commits them into a fresh git repository. A few of those commits make a
 function much faster or slower on purpose; the rest touch only docs, tests or names. The script then runs
 real asv on every commit (virtualenv environment, Python {python}, default sampling with raw samples
-recorded), publishes the asv dashboard, and copies the JSON here.
+recorded), publishes the asv dashboard, and copies the JSON here. Last, `samples/measure.py` runs real
+`asv run --profile` on the demo's tasks (each improving commit and the commit before, their improved
+benchmarks) and adds only asv's `profile` column to those four result files: their timings stay the timed
+run's. `--profiles-only` runs just that step on the bundled results (22 s here).
 
 The files under `project/` are data: their bytes make the commit hashes that everything here is keyed
 by, so ruff skips them (`extend-exclude` in pyproject.toml) and a plain `pytest` does not collect them
@@ -145,7 +160,7 @@ the commit hashes and checks them against `ground_truth.json`.
 
 | path | what |
 |---|---|
-| `results/` | the asv results tree exactly as asv wrote it: `benchmarks.json`, `{machine}/machine.json`, one `<hash8>-<env>.json` per commit |
+| `results/` | the asv results tree as asv wrote it (the four task commits' files with the profiles added): `benchmarks.json`, `{machine}/machine.json`, one `<hash8>-<env>.json` per commit |
 | `dashboard/` | the published dashboard's JSON (`index.json`, `info.json`, `regressions.json`, `graphs/**`) and `regressions.xml` |
 | `asv.conf.json` | the asv configuration the run used |
 | `ground_truth.json` | every commit in order, and every (commit, benchmark, params) that a planted change affects |
@@ -307,6 +322,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only measure the demo's agent results (samples/agent/, see samples/agent_results.py)",
     )
+    parser.add_argument(
+        "--profiles-only",
+        action="store_true",
+        help="only add asv's profiles of the demo's tasks to the bundled results (samples/measure.py)",
+    )
     return parser.parse_args(argv)
 
 
@@ -318,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         from dataset.clones import candidate_paths
 
         return write_clone(candidate_paths(args.clone_for_db, GITHUB_REPO)[0].resolve())
+    if args.profiles_only:
+        return add_profiles(args.workdir, keep=args.keep)
     if args.agent_only:
         from samples.agent_results import measure_agent_results
 
@@ -338,7 +360,10 @@ def main(argv: list[str] | None = None) -> int:
         conf = write_asv_conf(repo)
         measure(repo, conf, workdir / "home")
         export(repo, conf, truth)
+        # The demo's tasks get asv's profiles in a pass of their own; only the "profile" column is kept.
+        profiled = merge_profiles(run_profiles(repo, conf, workdir / "home", truth))
         problems = check(truth, SAMPLES_DIR / "results", SAMPLES_DIR / "dashboard")
+        problems += missing_profiles(truth, profiled)
         size = sum(directory_size(SAMPLES_DIR / name) for name in ("results", "dashboard"))
         print(
             f"samples written: results+dashboard {size / 1024:.0f} KiB in {time.monotonic() - started:.0f}s"

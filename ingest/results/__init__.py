@@ -10,6 +10,7 @@ from ingest.results.load import (
     ingest_results_source,
     max_file_bytes,
 )
+from ingest.results.profile_store import PROFILES_DDL, load_profile_files, load_result_file_profiles
 
 __all__ = [
     "MAX_FILE_BYTES_ENV",
@@ -21,3 +22,4 @@ __all__ = [
     "ingest_results_source",
     "max_file_bytes",
 ]
+__all__ += ["PROFILES_DDL", "load_profile_files", "load_result_file_profiles"]  # asv profiles

@@ -5,8 +5,11 @@ of four append-only tables; a file that cannot be used goes to ``raw.results_qua
 the rest of the source still loads. Files are committed in batches, one transaction each, so a run
 killed half-way leaves only whole files behind and the next run loads exactly what is missing.
 
-Parsing is left to DuckDB: the JSON is stored as it is and the dbt models unnest it, which is what
-makes ingest + collation several times faster than asv's own loader.
+Parsing is left to DuckDB: the JSON is stored as it is (validated here, in at most three parses per
+file) and the dbt models unnest it. That is not faster than asv's own loader: `python -m bench.run`
+measured ingest + collation at 0.48-0.77x asv's loader before issue 14, and at 0.2-0.8x in issue 14's
+runs on a machine shared by seven engineers, where DuckDB's bare read_json over the same files ran at
+2.0-3.3x (docs/performance.md, "Ingest and collation throughput").
 """
 
 from __future__ import annotations
@@ -253,42 +256,67 @@ INCOMING_SCHEMA = pa.schema(
 )
 
 # Why a file is unusable, decided by DuckDB's own JSON reader (which accepts asv's bare NaN tokens).
-# The document is parsed once into `doc` (the top-level fields asv files have), then checked.
-TOP_LEVEL = (
-    '{"commit_hash": "JSON", "version": "JSON", "result_columns": "JSON", "date": "JSON", "env_name": "JSON", '
-    '"started_at": "JSON", "benchmark_version": "JSON"}'
+# Each document is parsed at most three times, each parse answering several questions at once: the
+# JSON types of the top-level fields (one json_type over a list of paths; null when the text is not
+# JSON), the small fields whose values are checked (one json_extract over a list of paths), and, for
+# schema 2 only, the type of every result row. The earlier form (json_valid, then json_type, a
+# json_transform and json_type again, each a parse, inside a CASE that repeated some of them) took
+# 3.3-5.2 s for two copies of the fixture sets' result files where this takes 1.2-1.3 s (measured in
+# the same runs, 2 threads, on a machine shared by seven engineers).
+TYPE_PATHS = (
+    "$",
+    "$.results",
+    "$.commit_hash",
+    "$.version",
+    "$.result_columns",
+    "$.date",
+    "$.env_name",
+    "$.started_at",
+    "$.benchmark_version",
 )
+VALUE_PATHS = ("$.commit_hash", "$.version", "$.result_columns")
+PARSED_SQL = f"""
+select
+    *,
+    -- try: json_type raises on text that is not JSON; null then means exactly that.
+    case when problem is null then try(json_type(content, [{", ".join(f"'{p}'" for p in TYPE_PATHS)}])) end as types,
+    case when problem is null and kind = 'result'
+         then try(json_extract(content, [{", ".join(f"'{p}'" for p in VALUE_PATHS)}])) end as vals
+from incoming_arrow
+"""
+# types[1] the document, [2] results, [3] commit_hash, [4] version, [5] result_columns, [6] date,
+# [7] env_name, [8] started_at, [9] benchmark_version; vals[1] commit_hash, [2] version, [3] result_columns.
 PROBLEM_SQL = f"""
 case
   when problem is not null then problem
-  when not json_valid(content) then 'not valid JSON (truncated or corrupt file)'
-  when json_type(content) <> 'OBJECT' then 'top level is a JSON ' || lower(json_type(content)) || ', not an object'
+  when types is null or types[1] is null then 'not valid JSON (truncated or corrupt file)'
+  when types[1] <> 'OBJECT' then 'top level is a JSON ' || lower(types[1]) || ', not an object'
   when kind <> 'result' then null
-  when json_type(content, '$.results') is distinct from 'OBJECT' then 'no "results" object: not an asv result file'
-  when json_type(doc.commit_hash) is distinct from 'VARCHAR' then 'no "commit_hash": not an asv result file'
+  when types[2] is distinct from 'OBJECT' then 'no "results" object: not an asv result file'
+  when types[3] is distinct from 'VARCHAR' then 'no "commit_hash": not an asv result file'
   -- The identifier rule of ingest/identifiers.py, at the raw boundary: a hash git could take as an
   -- option or a path never reaches the warehouse.
-  when not regexp_full_match(doc.commit_hash ->> '$', '{COMMIT_HASH_CHARS}')
+  when not regexp_full_match(vals[1] ->> '$', '{COMMIT_HASH_CHARS}')
     then '"commit_hash" is not 4 to 64 hex digits'
-  when coalesce(doc.version::varchar, '1') not in ('1', '2')
-    then 'unsupported asv result schema version ' || doc.version::varchar
-  when doc.version::varchar = '2' and json_type(doc.result_columns) is distinct from 'ARRAY'
+  when coalesce(vals[2]::varchar, '1') not in ('1', '2')
+    then 'unsupported asv result schema version ' || vals[2]::varchar
+  when vals[2]::varchar = '2' and types[5] is distinct from 'ARRAY'
     then 'schema version 2 without "result_columns"'
-  when doc.version::varchar = '2'
-       and not coalesce(list_bool_and(list_transform(json_type(doc.result_columns, '$[*]'), lambda t: t = 'VARCHAR')), true)
+  when vals[2]::varchar = '2'
+       and not coalesce(list_bool_and(list_transform(json_type(vals[3], '$[*]'), lambda t: t = 'VARCHAR')), true)
     then '"result_columns" is not a list of names'
   -- Fields the models read by type: a file that gives them another type is not asv's schema.
-  when coalesce(json_type(doc.date), 'NULL') not in ('NULL', 'BIGINT', 'UBIGINT', 'DOUBLE')
-    then '"date" is a JSON ' || lower(json_type(doc.date)) || ', not a number'
-  when coalesce(json_type(doc.env_name), 'NULL') not in ('NULL', 'VARCHAR')
-    then '"env_name" is a JSON ' || lower(json_type(doc.env_name)) || ', not a string'
-  when coalesce(json_type(doc.started_at), 'NULL') not in ('NULL', 'OBJECT')
-    then '"started_at" is a JSON ' || lower(json_type(doc.started_at)) || ', not an object'
-  when coalesce(json_type(doc.benchmark_version), 'NULL') not in ('NULL', 'OBJECT')
-    then '"benchmark_version" is a JSON ' || lower(json_type(doc.benchmark_version)) || ', not an object'
+  when coalesce(types[6], 'NULL') not in ('NULL', 'BIGINT', 'UBIGINT', 'DOUBLE')
+    then '"date" is a JSON ' || lower(types[6]) || ', not a number'
+  when coalesce(types[7], 'NULL') not in ('NULL', 'VARCHAR')
+    then '"env_name" is a JSON ' || lower(types[7]) || ', not a string'
+  when coalesce(types[8], 'NULL') not in ('NULL', 'OBJECT')
+    then '"started_at" is a JSON ' || lower(types[8]) || ', not an object'
+  when coalesce(types[9], 'NULL') not in ('NULL', 'OBJECT')
+    then '"benchmark_version" is a JSON ' || lower(types[9]) || ', not an object'
   -- The types of the rows, not the rows as JSON[]: transforming them copied every row's elements
   -- (about a third of the load's DuckDB time); the types are one parse.
-  when doc.version::varchar = '2'
+  when vals[2]::varchar = '2'
        and not list_bool_and(list_transform(json_type(content, '$.results.*'), lambda t: t = 'ARRAY'))
     then 'a schema version 2 result row is not a list'
 end
@@ -315,9 +343,7 @@ def _load_batch(
         con.execute(
             f"""create or replace temp table verdict as
                 select relative_path, kind as file_kind, size_bytes as file_size, {PROBLEM_SQL} as reason
-                from (select *, case when kind = 'result' and problem is null and json_valid(content)
-                                     then json_transform(content, '{TOP_LEVEL}') end as doc
-                      from incoming_arrow)"""
+                from ({PARSED_SQL})"""
         )
         for kind, table, extra in (
             ("result", "asv_result_files", "tree_path, machine_dir,"),

@@ -36,7 +36,7 @@ def test_a_results_path_that_does_not_exist_fails_with_its_cause_in_one_line(tmp
         and "Stack Trace" not in err
         and "DagsterExecutionStepExecutionError" not in err
     )
-    assert "1 of 2 runs failed" in err
+    assert "1 of 2 steps failed" in err
     assert len(err.splitlines()) < 15, err
     # the source that could be read is loaded
     assert read_rows(db, "select count(*) from raw.asv_result_files where source_name = 'sympy-v1'")[0][0] > 0

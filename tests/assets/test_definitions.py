@@ -7,7 +7,8 @@ import json
 import dagster as dg
 import duckdb
 
-from tests.support.common import PROJECT_ROOT, materialize
+from tests.support.common import PROJECT_ROOT
+from tests.support.dataset_support import shared_demo_warehouse
 
 DEMO_SOURCES = PROJECT_ROOT / "samples" / "sources.yml"
 
@@ -40,9 +41,9 @@ def test_ingest_assets_and_dbt_models_form_one_graph(tmp_path):
     assert "result_files_loaded_once" in check_names
 
 
-def test_the_demo_warehouse_holds_every_commit_of_the_sample(tmp_path):
-    db = tmp_path / "demo.duckdb"
-    assert materialize(DEMO_SOURCES, db) == 0
+def test_the_demo_warehouse_holds_every_commit_of_the_sample(tmp_path_factory):
+    # The session's demo build (samples/sources.yml + two agent folders the score reads; it asserts exit 0).
+    db = shared_demo_warehouse(tmp_path_factory)
     truth = json.loads((PROJECT_ROOT / "samples" / "ground_truth.json").read_text())
     expected = {c["commit"] if isinstance(c, dict) else c for c in truth["commits"]}
     con = duckdb.connect(str(db), read_only=True)

@@ -153,7 +153,8 @@ def test_detection_pool_workers_die_with_their_killed_parent_and_free_the_lock(t
     "signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)], ids=["SIGTERM", "SIGINT"]
 )
 def test_a_signal_ends_the_materialization_after_the_step_it_interrupted(tmp_path, signum):
-    """The signal arrives while dbt runs (step 2): the run stops there, with 128 + the signal's number."""
+    """The signal arrives while dbt runs (step 3, after the results and the registry): the run stops there,
+    with 128 + the signal's number."""
     from tests.support.common import fixture_path, write_sources
 
     sources = write_sources(
@@ -172,9 +173,9 @@ def test_a_signal_ends_the_materialization_after_the_step_it_interrupted(tmp_pat
     try:
         for line in run.stderr:
             lines.append(line)
-            if line.startswith("[2] "):
+            if line.startswith("[3] "):
                 break
-        assert lines and lines[-1].startswith("[2] "), "".join(lines)
+        assert lines and lines[-1].startswith("[3] "), "".join(lines)
         time.sleep(3)  # dbt is building
         sent = time.monotonic()
         run.send_signal(signum)
@@ -185,8 +186,8 @@ def test_a_signal_ends_the_materialization_after_the_step_it_interrupted(tmp_pat
         run.kill()
     output = "".join(lines)
     assert code == 128 + signum, output
-    assert f"datasmith: stopped by {signal.Signals(signum).name} during [2] " in output
-    assert not any(line.startswith("[3] ") for line in lines), output
+    assert f"datasmith: stopped by {signal.Signals(signum).name} during [3] " in output
+    assert not any(line.startswith("[4] ") for line in lines), output
     assert took < 60
     with writer_lock(db, timeout_s=1):  # nothing holds the warehouse
         pass

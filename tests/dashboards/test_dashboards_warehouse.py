@@ -5,15 +5,6 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tests.support.common import fixture_path, materialize, write_sources
-
-REPOS = {
-    "django": "django/django",
-    "numpy": "numpy/numpy",
-    "django-dashboard": "django/django",
-    "numpy-dashboard": "numpy/numpy",
-}
-
 # A results env is `<tool>-py<X.Y>[-reqs]`; a dashboard does not record the tool.
 PAIRS_SQL = """
 with res as (select * from fct_measurements where source_name = $results),
@@ -32,22 +23,11 @@ order by all
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dash_vs_results")
-    sources = write_sources(
-        folder,
-        {"django": fixture_path("results", "django"), "numpy": fixture_path("results", "numpy")},
-        REPOS,
-        dashboards={
-            "django-dashboard": fixture_path("dashboards", "django"),
-            "numpy-dashboard": fixture_path("dashboards", "numpy-trimmed"),
-        },
-    )
-    db = folder / "warehouse.duckdb"
-    assert (
-        materialize(sources, db, "--select", "+key:fct_measurements or key:stg_dashboards__regressions") == 0
-    )
-    con = duckdb.connect(str(db), read_only=True)
+def warehouse(real_results_warehouse):
+    """The session's real-results warehouse: results/django and results/numpy beside the dashboards asv
+    published from them (dashboards/django as `django-dashboard`, dashboards/numpy-trimmed as
+    `numpy-dashboard`; tests/support/common.py), through `fct_measurements`."""
+    con = duckdb.connect(str(real_results_warehouse), read_only=True)
     yield con
     con.close()
 

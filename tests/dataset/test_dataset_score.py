@@ -3,9 +3,7 @@ asv's own result loader, plus a failed agent, a folder without base measurements
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 from pathlib import Path
 from statistics import fmean, geometric_mean
 
@@ -15,46 +13,20 @@ import yaml
 from ingest.sources import SourcesError, load_sources
 from tests.support.common import PROJECT_ROOT
 from tests.support.common import read_records as rows
-from tests.support.dataset_support import build_demo_warehouse
+from tests.support.dataset_support import SCORE_BASE as BASE
+from tests.support.dataset_support import SCORE_MACHINE as MACHINE
+from tests.support.dataset_support import SCORE_TASK as TASK
+from tests.support.dataset_support import shared_demo_warehouse
 
 SAMPLES = PROJECT_ROOT / "samples"
-TASK = "datasmith-demo_fastfuncs_84667a78"
-BASE = "8f389fd19f0fdb94850461c472c32393cdf01bd3"
-MACHINE = "datasmith-sample"
 
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory) -> Path:
-    """The sample's results plus four agent folders: the two measured ones, a copy of human-patch whose
-    agent run failed (asv wrote null), and a copy of noop without the base's result file."""
-    folder = tmp_path_factory.mktemp("score")
-    failed = shutil.copytree(SAMPLES / "agent" / "human-patch", folder / "failed")
-    agent_file = next(
-        p for p in (failed / MACHINE).glob("*.json") if not p.name.startswith(("machine", BASE[:8]))
-    )
-    doc = json.loads(agent_file.read_text())
-    doc["results"]["bench_core.time_fib"][0] = [None, None]  # what asv writes when the benchmark failed
-    agent_file.write_text(json.dumps(doc))
-    no_base = shutil.copytree(SAMPLES / "agent" / "noop", folder / "no-base")
-    (no_base / MACHINE / f"{BASE[:8]}-virtualenv-py3.11.json").unlink()
-    sources = {
-        "results": [{"name": "sample", "path": str(SAMPLES / "results"), "repo": "datasmith-demo/fastfuncs"}],
-        "agent_results": [
-            {"name": "human-patch", "path": str(SAMPLES / "agent" / "human-patch"), "task_id": TASK},
-            {"name": "noop", "path": str(SAMPLES / "agent" / "noop"), "task_id": TASK},
-            {
-                "name": "failed",
-                "path": str(failed),
-                "repo": "datasmith-demo/fastfuncs",
-                "base_commit": BASE[:10],
-            },
-            {"name": "no-base", "path": str(no_base), "task_id": TASK},
-        ],
-    }
-    sources["dataset"] = {"agent_results": sources.pop("agent_results")}  # the dataset stage's section
-    file = folder / "sources.yml"
-    file.write_text(yaml.safe_dump(sources, sort_keys=False))
-    return build_demo_warehouse(folder, file)
+    """The session's demo warehouse: the sample's results and dashboard, and four agent folders: the two
+    measured ones (`demo-human-patch`, `demo-noop`), a copy of human-patch whose agent run failed (asv
+    wrote null), and a copy of noop without the base's result file (demo_sources_with_score_agents)."""
+    return shared_demo_warehouse(tmp_path_factory)
 
 
 def asv_times(folder: Path) -> dict[str, dict[str, float]]:
@@ -81,13 +53,13 @@ def task_speedups(db: Path) -> dict[str, float]:
 
 @pytest.mark.parametrize("agent", ["human-patch", "noop"])
 def test_speedups_equal_asvs_own_reading_of_the_agent_folder(scored, agent):
-    times = asv_times(SAMPLES / "agent" / agent)
+    times = asv_times(SAMPLES / "agent" / agent)  # listed in samples/sources.yml as demo-<folder>
     base = times.pop(BASE)
     (agent_times,) = times.values()
     human = task_speedups(scored)
     got = {
         r["params"]: r
-        for r in rows(scored, "select * from main.fct_agent_workloads where agent_name = ?", agent)
+        for r in rows(scored, "select * from main.fct_agent_workloads where agent_name = ?", f"demo-{agent}")
     }
     assert set(got) == set(human) == {"n=15", "n=20"}
     for params, r in got.items():
@@ -100,11 +72,11 @@ def test_speedups_equal_asvs_own_reading_of_the_agent_folder(scored, agent):
 def test_the_humans_own_patch_scores_like_the_human_and_doing_nothing_scores_far_below(scored):
     by = {(r["agent_name"], r["params"]): r for r in rows(scored, "select * from main.fct_agent_workloads")}
     for params in ("n=15", "n=20"):
-        same = by[("human-patch", params)]
+        same = by[("demo-human-patch", params)]
         # same code, measured in another run: the speed-up agrees with the human's to within noise
         assert same["s_agent"] / same["s_human"] == pytest.approx(1, abs=0.25)
         assert abs(same["advantage"]) < 0.25 * same["s_human"] / math.sqrt(2)
-        idle = by[("noop", params)]
+        idle = by[("demo-noop", params)]
         assert idle["s_agent"] == pytest.approx(1, abs=0.2)
         assert idle["advantage"] == pytest.approx((1 - idle["s_human"]) / math.sqrt(2), rel=0.01)
 
@@ -168,7 +140,7 @@ def test_agent_runs_stay_out_of_the_history(scored):
     assert agent_commits - {BASE} and not (agent_commits - {BASE}) & history
     assert {
         r["source_name"] for r in rows(scored, "select distinct source_name from main.fct_measurements")
-    } == {"sample"}
+    } == {"sample", "sample-dashboard"}  # the demo's two sources, no agent among them
 
 
 def test_datasmith_score_prints_the_table(scored, capsys):
@@ -176,7 +148,7 @@ def test_datasmith_score_prints_the_table(scored, capsys):
 
     assert main(["score", "--db", str(scored), "--workloads"]) == 0
     out = capsys.readouterr().out
-    for agent in ("human-patch", "noop", "failed", "no-base"):
+    for agent in ("demo-human-patch", "demo-noop", "failed", "no-base"):
         assert agent in out
     assert "parameter" in out and "overall" in out and "agent_failed" in out
     assert main(["score", "--db", str(scored), "--task", "no_such_task"]) == 1

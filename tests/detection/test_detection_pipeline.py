@@ -7,16 +7,14 @@ import json
 import duckdb
 import pytest
 
-from tests.support.common import PROJECT_ROOT, materialize
-
-DEMO_SOURCES = PROJECT_ROOT / "samples" / "sources.yml"
+from tests.support.common import PROJECT_ROOT
+from tests.support.dataset_support import shared_demo_warehouse
 
 
 @pytest.fixture(scope="module")
 def demo_warehouse(tmp_path_factory):
-    db = tmp_path_factory.mktemp("demo") / "warehouse.duckdb"
-    assert materialize(DEMO_SOURCES, db) == 0
-    con = duckdb.connect(str(db), read_only=True)
+    """The session's one demo warehouse (`datasmith materialize` of samples/sources.yml), read-only."""
+    con = duckdb.connect(str(shared_demo_warehouse(tmp_path_factory)), read_only=True)
     yield con
     con.close()
 

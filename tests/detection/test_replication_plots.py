@@ -40,7 +40,7 @@ def warehouse(tmp_path):
            create table main.fct_replication_pairs (repo varchar, method varchar, a_source varchar,
                a_machine varchar, b_source varchar, b_machine varchar, benchmark varchar, params varchar,
                env_key varchar, commit_before varchar, commit_after varchar, speedup_a double,
-               speedup_b double, log_speedup_a double, log_speedup_b double)"""
+               speedup_b double, log_speedup_a double, log_speedup_b double, exact_range boolean)"""
     )
     values: dict[tuple[str, str], dict[str, float]] = {}
     order: dict[tuple[str, str], list[str]] = {}
@@ -83,10 +83,13 @@ def warehouse(tmp_path):
         before, after = common[len(common) // 2 - 1], common[len(common) // 2]
         sa, sb = a[before] / a[after], b[before] / b[after]
         ranges.append([benchmark, before, after, sa, sb])
+        # exact: adjacent in set A's own series (a change point there would have these two commits)
+        own_a = [c for c in order[MACHINES[0], benchmark] if c in a]
+        exact = own_a.index(after) - own_a.index(before) == 1
         con.execute(
             "insert into main.fct_replication_pairs values ('django/django', 'asv', 'django-dashboard', ?,"
-            " 'django-dashboard', ?, ?, null, '3.10', ?, ?, ?, ?, ln(?), ln(?))",
-            [*MACHINES, benchmark, before, after, sa, sb, sa, sb],
+            " 'django-dashboard', ?, ?, null, '3.10', ?, ?, ?, ?, ln(?), ln(?), ?)",
+            [*MACHINES, benchmark, before, after, sa, sb, sa, sb, exact],
         )
     yield con, ranges, order
     con.close()
@@ -146,10 +149,16 @@ def test_write_plots_adds_the_change_png_and_the_ratio_axes_say_they_have_no_uni
 ):
     con, _ranges, _order = warehouse
     labels: list[tuple[str, str]] = []
+    titles: list[str] = []
+    legends: list[list[str]] = []
     real_savefig = plt.Figure.savefig
 
     def record(fig, path, *args, **kwargs):
         labels.extend((ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes)
+        titles.extend(ax.get_title() for ax in fig.axes)
+        legends.extend(
+            [t.get_text() for t in ax.get_legend().get_texts()] if ax.get_legend() else [] for ax in fig.axes
+        )
         return real_savefig(fig, path, *args, **kwargs)
 
     monkeypatch.setattr(plt.Figure, "savefig", record)
@@ -162,4 +171,15 @@ def test_write_plots_adds_the_change_png_and_the_ratio_axes_say_they_have_no_uni
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
     scatter_x, scatter_y = labels[0]
     assert "ln(before/after)" in scatter_x and "ln(before/after)" in scatter_y
+    # the scatter tells the ranges of a change point's own commits from the projected ones
+    n_exact = con.execute(
+        "select count(*) filter (where exact_range) from main.fct_replication_pairs"
+    ).fetchone()[0]
+    assert titles[0].endswith(f"(n={len(_ranges)}, {n_exact} exact)")
+    expected = {"identity"}
+    if n_exact:
+        expected.add("change point's own commits")
+    if n_exact < len(_ranges):
+        expected.add("projected onto shared commits")
+    assert set(legends[0]) == expected
     assert "ln(before/after)" in labels[1][0]

@@ -11,13 +11,17 @@ import sys
 from tests.support.common import PROJECT_ROOT, fixture_path, materialize, write_sources
 from tests.support.common import read_rows as rows
 
+# `fct_measurements` and everything upstream of it: where a test looks only at the results and what dbt
+# collates from them, nothing downstream (detection, the dataset stage) needs to run.
+MEASUREMENTS = ("--select", "+key:main/fct_measurements")
+
 
 def test_a_changed_file_replaces_its_rows_and_a_new_file_adds_its_own(tmp_path):
     source_dir = tmp_path / "sympy"
     shutil.copytree(fixture_path("results", "sympy-v1"), source_dir)
     sources = write_sources(tmp_path, {"sympy": source_dir}, {"sympy": "sympy/sympy"})
     db = tmp_path / "w.duckdb"
-    assert materialize(sources, db) == 0
+    assert materialize(sources, db, *MEASUREMENTS) == 0
     machine_dir = next(p for p in (source_dir / "results").iterdir() if p.is_dir())
     files = sorted(p for p in machine_dir.glob("*.json") if p.name != "machine.json")
     per_file = dict(rows(db, "select file_path, count(*) from fct_measurements group by 1"))
@@ -33,7 +37,7 @@ def test_a_changed_file_replaces_its_rows_and_a_new_file_adds_its_own(tmp_path):
     data["commit_hash"] = "0" * 40
     added.write_text(json.dumps(data))
 
-    assert materialize(sources, db) == 0
+    assert materialize(sources, db, *MEASUREMENTS) == 0
     after = dict(rows(db, "select file_path, count(*) from fct_measurements group by 1"))
     changed_path = changed.relative_to(source_dir).as_posix()
     added_path = added.relative_to(source_dir).as_posix()
@@ -65,13 +69,20 @@ def test_two_materialisations_started_at_the_same_moment_both_succeed_and_lose_n
         )
         for _ in range(2)
     ]
-    outputs = [p.communicate(timeout=600) for p in procs]
+    try:
+        outputs = [p.communicate(timeout=600) for p in procs]
+    finally:  # a run past the timeout is not left behind
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-3000:]
     assert any("waiting for another process" in err for _, err in outputs), "the runs should have overlapped"
 
+    # the reference: the same sources alone, as far as the compared tables (the two runs above are whole)
     single = tmp_path / "single.duckdb"
-    assert materialize(sources, single) == 0
+    assert materialize(sources, single, *MEASUREMENTS) == 0
     count = (
         "select source_name, count(*), count(distinct file_path) from fct_measurements group by 1 order by 1"
     )
@@ -91,7 +102,11 @@ def test_cli_errors_are_clear_and_non_zero(tmp_path, capsys):
     assert "line 3" in capsys.readouterr().err
 
     missing = write_sources(tmp_path, {"gone": tmp_path / "does-not-exist"})
-    assert main(["materialize", "--sources", str(missing), "--db", str(tmp_path / "w.duckdb")]) == 1
+    # the results ingest fails its partition (the rest of the graph would add nothing to the error)
+    assert (
+        main(["materialize", "--sources", str(missing), "--db", str(tmp_path / "w.duckdb"), *MEASUREMENTS])
+        == 1
+    )
     assert "does not exist" in capsys.readouterr().err
 
     good = write_sources(tmp_path, {"sympy": fixture_path("results", "sympy-v1")})

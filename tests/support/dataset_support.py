@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import yaml
+
 from tests.support.common import FIXTURES, PROJECT_ROOT, materialize
 
 SAMPLES = PROJECT_ROOT / "samples"
@@ -43,10 +45,54 @@ def demo_clone_path(db: Path) -> Path:
 
 
 def shared_demo_warehouse(tmp_path_factory) -> Path:
-    """One demo warehouse for every dataset test module of the session."""
+    """One demo warehouse (demo_sources_with_score_agents, every asset) for every test module of the
+    session that only reads it (dataset, detection, the docs coverage); a test that writes works on a copy."""
     if "shared" not in _BUILT:
-        _BUILT["shared"] = build_demo_warehouse(tmp_path_factory.mktemp("dataset_demo"))
+        folder = tmp_path_factory.mktemp("dataset_demo")
+        _BUILT["shared"] = build_demo_warehouse(folder, demo_sources_with_score_agents(folder))
     return _BUILT["shared"]
+
+
+# The score's task in the demo: the time_fib speed-up (84667a78) and its base commit, measured on the
+# sample's machine by the two agents in samples/agent/.
+SCORE_TASK = "datasmith-demo_fastfuncs_84667a78"
+SCORE_BASE = "8f389fd19f0fdb94850461c472c32393cdf01bd3"
+SCORE_MACHINE = "datasmith-sample"
+
+
+def demo_sources_with_score_agents(folder: Path) -> Path:
+    """samples/sources.yml (its paths made absolute) plus two agent folders for the score tests, beside the
+    demo's two measured agents (`demo-human-patch`, `demo-noop`): `failed`, a copy of human-patch whose
+    agent run failed (asv wrote null), resolved to its task by repository and base commit; and `no-base`,
+    a copy of noop without the base's result file. Agent results feed only the score's tables
+    (tests/dataset/test_dataset_definitions.py), so every other table is the demo's own."""
+    document = yaml.safe_load((SAMPLES / "sources.yml").read_text(encoding="utf-8"))
+    for entry in document["results"]:
+        entry["path"] = str(SAMPLES / entry["path"])
+    for entry in document["dashboards"]:
+        entry["url"] = str(SAMPLES / entry["url"])
+    agents = document["dataset"]["agent_results"]
+    for entry in agents:
+        entry["path"] = str(SAMPLES / entry["path"])
+
+    failed = shutil.copytree(SAMPLES / "agent" / "human-patch", folder / "agents" / "failed")
+    agent_file = next(
+        p
+        for p in (failed / SCORE_MACHINE).glob("*.json")
+        if not p.name.startswith(("machine", SCORE_BASE[:8]))
+    )
+    doc = json.loads(agent_file.read_text())
+    doc["results"]["bench_core.time_fib"][0] = [None, None]  # what asv writes when the benchmark failed
+    agent_file.write_text(json.dumps(doc))
+    no_base = shutil.copytree(SAMPLES / "agent" / "noop", folder / "agents" / "no-base")
+    (no_base / SCORE_MACHINE / f"{SCORE_BASE[:8]}-virtualenv-py3.11.json").unlink()
+    agents += [
+        {"name": "failed", "path": str(failed), "repo": DEMO_REPO, "base_commit": SCORE_BASE[:10]},
+        {"name": "no-base", "path": str(no_base), "task_id": SCORE_TASK},
+    ]
+    file = folder / "sources.yml"
+    file.write_text(yaml.safe_dump(document, sort_keys=False))
+    return file
 
 
 def git(clone: Path, *args: str) -> str:

@@ -16,6 +16,7 @@ with files as (
 ),
 
 -- Unnesting in the select list: a lateral join over the same map is an order of magnitude slower.
+-- Schema 1: each benchmark's row as JSON.
 entries as (
     select
         * exclude (benchmark_entry),
@@ -23,18 +24,39 @@ entries as (
         benchmark_entry.value as entry
     from (
         select
-            * exclude (results),
+            * exclude (results, result_rows),
             unnest(map_entries(results)) as benchmark_entry
         from files
+        where schema_version = 1
     )
 ),
 
+-- Schema 2: each benchmark's row as its list of columns, read so by staging. A row staged before
+-- `result_rows` existed (a warehouse built by an earlier version) still has its row in `results`.
 v2 as (
     select
-        * exclude (entry),
-        cast(entry as json[]) as cols
-    from entries
-    where schema_version = 2
+        * exclude (benchmark_entry),
+        benchmark_entry.key   as benchmark,
+        benchmark_entry.value as cols
+    from (
+        select
+            * exclude (results, result_rows),
+            unnest(map_entries(result_rows)) as benchmark_entry
+        from files
+        where schema_version = 2 and result_rows is not null
+    )
+    union all by name
+    select
+        * exclude (benchmark_entry),
+        benchmark_entry.key                  as benchmark,
+        cast(benchmark_entry.value as json[]) as cols
+    from (
+        select
+            * exclude (results, result_rows),
+            unnest(map_entries(results)) as benchmark_entry
+        from files
+        where schema_version = 2 and result_rows is null
+    )
 ),
 
 -- The fields of both schemas as JSON, before any typing.
@@ -99,15 +121,21 @@ unioned as (
     select * from v1_shaped
 ),
 
--- Per-combination lists and their JSON element types, each parsed once.
+-- Per-combination lists: each list's element types and its values, one parse each (json_type over
+-- '$[*]' and a cast to double[], which leaves an element that is not a number null; the types then
+-- keep only JSON numbers). Casting each list to json[] first and parsing every element alone twice
+-- (its type, its value) was about a third of fct_measurements' time (measured).
 listed as (
     select
         *,
         json_type(result_json)                                                  as result_type,
         case when json_type(result_json) = 'ARRAY' then json_type(result_json, '$[*]') end as result_types,
         {% for name in ['ci_99_a', 'ci_99_b', 'q_25', 'q_75', 'stats_number', 'stats_repeat'] %}
-        case when json_type({{ name }}_json) = 'ARRAY' then cast({{ name }}_json as json[]) end as {{ name }}_list,
+        json_type({{ name }}_json)                                              as {{ name }}_type,
+        case when json_type({{ name }}_json) = 'ARRAY' then json_type({{ name }}_json, '$[*]') end as {{ name }}_types,
+        case when json_type({{ name }}_json) = 'ARRAY' then try_cast({{ name }}_json as double[]) end as {{ name }}_cast,
         {% endfor %}
+        json_type(samples_json)                                                 as samples_type,
         case when json_type(params_json) = 'ARRAY'
              then coalesce(list_bool_and(list_transform(json_type(params_json, '$[*]'), lambda t: t = 'ARRAY')), true)
         end                                                                    as params_is_grid
@@ -152,9 +180,17 @@ select
     try(make_timestamp({{ json_number('started_at_json', 'bigint') }} * 1000)) as started_at,
     {{ json_number('duration_json', 'double') }}              as duration_s,
     {% for name in ['ci_99_a', 'ci_99_b', 'q_25', 'q_75', 'stats_number', 'stats_repeat'] %}
-    {{ json_list_numbers(name ~ '_list') }}                   as {{ name }},
+    case when {{ name }}_types is not null then list_transform(
+        list_zip({{ name }}_cast, {{ name }}_types),
+        lambda p: case when p[2] in {{ json_number_types() }} then p[1] end
+    ) end                                                     as {{ name }},
     {% endfor %}
-    case when json_type(samples_json) = 'ARRAY' then cast(samples_json as json[]) end as samples,
+    -- The number of samples of each combination (asv's raw timings; only their count is kept), null
+    -- where the element is JSON null (asv kept none).
+    case when samples_type = 'ARRAY' then list_transform(
+        list_zip(json_array_length(samples_json, '$[*]'), json_type(samples_json, '$[*]')),
+        lambda p: case when p[2] <> 'NULL' then p[1] end
+    ) end                                                     as n_samples,
     -- What in the row could not be read (left null above), e.g. 'started_at is not a number'.
     nullif(concat_ws('; ',
         case when coalesce(json_type(params_json), 'NULL') <> 'NULL' and not coalesce(params_is_grid, false)
@@ -166,11 +202,13 @@ select
         case when {{ json_not_number('duration_json') }} then 'duration is not a number' end,
         case when stats_not_list then 'stats is not a list' end,
         {% for name in ['ci_99_a', 'ci_99_b', 'q_25', 'q_75', 'stats_number', 'stats_repeat'] %}
-        case when coalesce(json_type({{ name }}_json), 'NULL') not in ('ARRAY', 'NULL')
-                  or {{ json_list_not_numbers(name ~ '_list') }}
+        case when coalesce({{ name }}_type, 'NULL') not in ('ARRAY', 'NULL')
+                  or coalesce(list_bool_or(list_transform(
+                         {{ name }}_types, lambda t: t not in ('NULL', 'BIGINT', 'UBIGINT', 'DOUBLE')
+                     )), false)
              then '{{ name }} is not a list of numbers' end,
         {% endfor %}
-        case when coalesce(json_type(samples_json), 'NULL') not in ('ARRAY', 'NULL')
+        case when coalesce(samples_type, 'NULL') not in ('ARRAY', 'NULL')
              then 'samples is not a list' end
     ), '')                                                    as row_problem
 from listed

@@ -62,7 +62,7 @@ expanded as (
     select
         * exclude (
             result_values, result_types, param_values, param_names, strides, ci_99_a, ci_99_b, q_25, q_75,
-            stats_number, stats_repeat, samples
+            stats_number, stats_repeat, n_samples
         ),
         unnest(range(len(all_values)))                             as param_index,
         unnest(all_values)                                         as value,
@@ -77,7 +77,7 @@ expanded as (
         unnest(q_75)                                               as q_75,
         unnest(stats_number)                                       as stats_number,
         unnest(stats_repeat)                                       as stats_repeat,
-        unnest(list_transform(samples, lambda s: json_array_length(s))) as n_samples
+        unnest(n_samples)                                          as n_samples
     from (
         select
             *,

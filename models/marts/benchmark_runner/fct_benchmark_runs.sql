@@ -19,7 +19,9 @@ select
     env_build_seconds,
     benchmark_seconds,
     log_path,
-    message
+    message,
+    sampling_settings,
+    sampling_noise
 from runs
 qualify row_number() over (
     partition by source_name, env_name, asv_args_hash, commit_hash

@@ -15,7 +15,7 @@ tasks as (
             'benchmark': benchmark, 'params': params, 'machine': machine, 'env_name': env_name,
             'unit': unit, 'before': before, 'after': after, 'speedup': speedup,
             'significance': significance, 'method': method, 'source_kind': source_kind,
-            'series_id': series_id
+            'series_id': series_id, 'evidence': evidence
         } order by speedup desc, benchmark, params, machine)           as workloads,
         count(*)                                                       as n_workloads,
         median(speedup)                                                as median_speedup,
@@ -24,7 +24,11 @@ tasks as (
         -- 'results' when any workload comes from our own asv runs, else 'dashboard'.
         case when bool_or(source_kind = 'results') then 'results' else 'dashboard' end as source,
         arg_max(series_id, speedup)                                    as top_series_id,
-        arg_max(benchmark, speedup)                                    as top_benchmark
+        arg_max(benchmark, speedup)                                    as top_benchmark,
+        -- The strongest evidence among its workloads (docs/detection.md, tasks from the best evidence).
+        case max(case evidence when 'replicated' then 3 when 'ci_separated' then 2 else 1 end)
+            when 3 then 'replicated' when 2 then 'ci_separated' else 'segments'
+        end                                                            as confidence
     from workloads
     group by repo, commit_hash
 )

@@ -22,5 +22,7 @@ select
     nullif(message, '') as message,
     record_path,
     sha256 as record_sha256,
-    loaded_at
+    loaded_at,
+    sampling_settings,
+    sampling_noise
 from {{ source('benchmark_runner', 'benchmark_runs') }}
